@@ -1,0 +1,206 @@
+/*
+ * minimal-server: the smallest BoringSSL HTTPS server with libmtls client authentication.
+ *
+ *   minimal-server --cert server.pem --key server.key --policy policy.json [--port 8443]
+ *
+ * One call wires the policy into the SSL_CTX (mtls_ssl_ctx_attach); after the handshake the
+ * verdict and Caddy-style identity are read from the SSL. Serves one connection at a time,
+ * answers every request with the client's identity, and logs each verdict to stderr.
+ * Listens on 127.0.0.1 only. Not a production server: see examples/mtls-proxy for that.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <mtls/boringssl.h>
+
+static const char *const shown[] = {
+    "http.request.tls.client.verified",
+    "http.request.tls.client.subject",
+    "http.request.tls.client.issuer",
+    "http.request.tls.client.serial",
+    "http.request.tls.client.fingerprint",
+    "http.request.tls.client.san.dns_names",
+    "http.request.tls.client.san.uris",
+    "http.request.tls.client.spiffe_id",
+    "http.request.tls.version",
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: minimal-server --cert FILE --key FILE --policy FILE [--port N]\n"
+               "  --cert    server certificate chain (PEM)\n"
+               "  --key     server private key (PEM)\n"
+               "  --policy  Caddy client_authentication JSON, tls_connection_policies array\n"
+               "            or whole Caddy config\n"
+               "  --port    TCP port on 127.0.0.1 (default 8443; 0 picks one and prints it)\n");
+}
+
+static SSL_CTX *make_ssl_ctx(const char *cert, const char *key, const char *policy)
+{
+    mtls_error err;
+    SSL_CTX *ssl_ctx = SSL_CTX_new(TLS_server_method());
+    if (ssl_ctx == NULL || !SSL_CTX_use_certificate_chain_file(ssl_ctx, cert) ||
+        !SSL_CTX_use_PrivateKey_file(ssl_ctx, key, SSL_FILETYPE_PEM)) {
+        fprintf(stderr, "minimal-server: cannot load %s / %s\n", cert, key);
+        ERR_print_errors_fp(stderr);
+        SSL_CTX_free(ssl_ctx);
+        return NULL;
+    }
+    mtls_ctx *ctx = mtls_ctx_new_from_file(policy, NULL, &err);
+    if (ctx == NULL) {
+        fprintf(stderr, "minimal-server: %s\n", err.message);
+        SSL_CTX_free(ssl_ctx);
+        return NULL;
+    }
+    /* The one call: policy selection, verify mode, CA names, verification, resumption. */
+    mtls_status st = mtls_ssl_ctx_attach(ssl_ctx, ctx, &err);
+    mtls_ctx_free(ctx); /* the SSL_CTX holds its own reference */
+    if (st != MTLS_OK) {
+        fprintf(stderr, "minimal-server: %s\n", err.message);
+        SSL_CTX_free(ssl_ctx);
+        return NULL;
+    }
+    return ssl_ctx;
+}
+
+static int listen_on(int port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int one = 1;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 16) != 0) {
+        perror("minimal-server: listen");
+        return -1;
+    }
+    socklen_t len = sizeof(sa);
+    getsockname(fd, (struct sockaddr *)&sa, &len);
+    printf("listening on https://127.0.0.1:%d\n", ntohs(sa.sin_port));
+    fflush(stdout);
+    return fd;
+}
+
+/* Writes the identity as "name: value" lines; values are escaped for safe display. */
+static void render_identity(mtls_peer *peer, char *out, size_t cap)
+{
+    size_t used = 0;
+    for (size_t i = 0; i < sizeof(shown) / sizeof(shown[0]) && used < cap; i++) {
+        const char *v = "";
+        if (mtls_peer_get(peer, shown[i], &v, NULL, NULL) != MTLS_OK) {
+            v = "";
+        }
+        int n = snprintf(out + used, cap - used, "%s: ", shown[i]);
+        used += n > 0 ? (size_t)n : 0;
+        for (const char *p = v; *p != '\0' && used + 5 < cap; p++) {
+            unsigned char ch = (unsigned char)*p;
+            n = (ch < 0x20 || ch == 0x7f) ? snprintf(out + used, cap - used, "\\x%02x", ch)
+                                          : snprintf(out + used, cap - used, "%c", ch);
+            used += n > 0 ? (size_t)n : 0;
+        }
+        if (used + 1 < cap) {
+            out[used++] = '\n';
+            out[used] = '\0';
+        }
+    }
+}
+
+static void serve(SSL_CTX *ssl_ctx, int fd)
+{
+    struct timeval tv = {.tv_sec = 10};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    SSL *ssl = SSL_new(ssl_ctx);
+    if (ssl == NULL || !SSL_set_fd(ssl, fd)) {
+        SSL_free(ssl);
+        return;
+    }
+    int ok = SSL_accept(ssl) == 1;
+    mtls_peer *peer = mtls_ssl_get0_peer(ssl);
+    fprintf(stderr, "client %s: %s\n", ok ? "accepted" : "rejected",
+            peer ? mtls_peer_message(peer) : "handshake failed before client authentication");
+    if (ok) {
+        char req[8192], body[4096], resp[4608];
+        int n = SSL_read(ssl, req, sizeof(req) - 1); /* one request; headers fit or we answer anyway */
+        (void)n;
+        render_identity(peer, body, sizeof(body));
+        fputs(body, stdout);
+        fflush(stdout);
+        int len = snprintf(resp, sizeof(resp),
+                           "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                           "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                           strlen(body), body);
+        SSL_write(ssl, resp, len);
+        SSL_shutdown(ssl);
+    }
+    ERR_clear_error();
+    SSL_free(ssl);
+}
+
+int main(int argc, char **argv)
+{
+    const char *cert = NULL, *key = NULL, *policy = NULL;
+    long port = 8443;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (i + 1 >= argc) {
+            usage(stderr);
+            return 2;
+        }
+        if (strcmp(argv[i], "--cert") == 0) {
+            cert = argv[++i];
+        } else if (strcmp(argv[i], "--key") == 0) {
+            key = argv[++i];
+        } else if (strcmp(argv[i], "--policy") == 0) {
+            policy = argv[++i];
+        } else if (strcmp(argv[i], "--port") == 0) {
+            char *end = NULL;
+            port = strtol(argv[++i], &end, 10);
+            if (*end != '\0' || port < 0 || port > 65535) {
+                usage(stderr);
+                return 2;
+            }
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (cert == NULL || key == NULL || policy == NULL) {
+        usage(stderr);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    SSL_CTX *ssl_ctx = make_ssl_ctx(cert, key, policy);
+    int lfd = ssl_ctx ? listen_on((int)port) : -1;
+    if (lfd < 0) {
+        SSL_CTX_free(ssl_ctx);
+        return 1;
+    }
+    for (;;) {
+        int fd = accept(lfd, NULL, NULL);
+        if (fd < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            perror("minimal-server: accept");
+            break;
+        }
+        serve(ssl_ctx, fd);
+        close(fd);
+    }
+    SSL_CTX_free(ssl_ctx);
+    return 1;
+}

@@ -1,0 +1,261 @@
+/*
+ * mtls/mtls.h - libmtls public API: Caddy-compatible TLS client authentication.
+ *
+ * This header names no TLS-library type: bindings and servers with any TLS stack use it
+ * alone. Servers that run their handshakes on BoringSSL add <mtls/boringssl.h>.
+ *
+ * Conventions (apply to every function below unless its comment says otherwise):
+ * - Fallible functions return `mtls_status` (MTLS_OK == 0) or, for constructors, NULL; both
+ *   fill the caller-allocated `mtls_error *err` when it is not NULL. Filling `err` never
+ *   allocates. The first error recorded wins.
+ * - Ownership: *owned* results are freed by the caller with the matching `_free`; *borrowed*
+ *   pointers stay valid for as long as the object they came from. Every `_free` accepts NULL.
+ *   No function keeps a pointer argument after it returns.
+ * - Thread-safety: an `mtls_ctx` is immutable once built (after its last `mtls_ctx_set_*`),
+ *   and may then be used from any number of threads at once. An `mtls_peer` belongs to one
+ *   thread at a time (its identity strings are rendered lazily and cached).
+ * - Strings are UTF-8 and NUL-terminated unless a length is passed with them.
+ */
+#ifndef MTLS_MTLS_H
+#define MTLS_MTLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mtls/version.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(MTLS_BUILDING_LIBRARY)
+#define MTLS_API __attribute__((visibility("default")))
+#else
+#define MTLS_API
+#endif
+
+/* mtls_status is an error code from the table below; MTLS_OK (0) means success. */
+typedef enum mtls_status {
+#define X(name, value, category, message) MTLS_ERR_##name = value,
+#include <mtls/errors.def>
+#undef X
+    MTLS_OK = 0
+} mtls_status;
+
+/* mtls_category groups error codes so that callers can switch on the kind of failure. */
+typedef enum mtls_category {
+    MTLS_CATEGORY_NONE = 0,
+    MTLS_CATEGORY_USAGE,    /* the caller passed something invalid */
+    MTLS_CATEGORY_POLICY,   /* a policy document is malformed or contradictory */
+    MTLS_CATEGORY_TRUST,    /* trust material (PEM, base64, DER) is broken */
+    MTLS_CATEGORY_VERIFY,   /* a client certificate chain failed verification */
+    MTLS_CATEGORY_DENIED,   /* the policy refuses the client (no cert, not pinned, ...) */
+    MTLS_CATEGORY_IO,       /* a file could not be read */
+    MTLS_CATEGORY_NOMEM,    /* an allocation failed */
+    MTLS_CATEGORY_INTERNAL  /* a bug or a failure inside the TLS library */
+} mtls_category;
+
+/*
+ * mtls_error is filled by fallible functions. The caller allocates it (usually on the
+ * stack); zero-initialise it or let the first failing call overwrite it.
+ * `line`/`column` locate a JSON syntax error in a policy document (1-based), else -1.
+ * `message` is a human-readable sentence naming the field, file or certificate at fault.
+ * `where` is the libmtls source location that raised it (for bug reports).
+ */
+typedef struct mtls_error {
+    int code;     /* an mtls_status value */
+    int category; /* an mtls_category value */
+    int line;
+    int column;
+    char message[256];
+    char where[64];
+} mtls_error;
+
+/* mtls_strerror returns the default message of `code`, a static string (never NULL). */
+MTLS_API const char *mtls_strerror(int code);
+
+/* mtls_category_of returns the mtls_category of `code` (MTLS_CATEGORY_INTERNAL if unknown). */
+MTLS_API int mtls_category_of(int code);
+
+/* mtls_version returns the runtime library version string, e.g. "0.1.0" (static). */
+MTLS_API const char *mtls_version(void);
+
+/* ---------------------------------------------------------------------------------------
+ * mtls_ctx: a policy set (Caddy `tls_connection_policies`), its trust anchors and leaf pins.
+ * -------------------------------------------------------------------------------------- */
+typedef struct mtls_ctx mtls_ctx;
+
+/*
+ * mtls_ctx_new_from_json loads a policy set from the `json_len` bytes at `json`. Accepted
+ * shapes (DESIGN.md §1): a bare Caddy `client_authentication` object; a
+ * `tls_connection_policies` array; or a whole Caddy config, from whose server `server`
+ * (e.g. "srv0") the connection policies are taken. `server` may be NULL when at most one
+ * server of the config has `tls_connection_policies`; it must be NULL for the other shapes.
+ * Relative file paths inside the document are resolved against the current directory.
+ *
+ * Returns an owned ctx (free with mtls_ctx_free) or NULL with `err` filled: JSON errors
+ * carry line/column, field errors name the JSON path (e.g.
+ * `tls_connection_policies[0].client_authentication.mode`), file errors the path and errno
+ * text. A verifying mode with no trusted CA is refused (libmtls never falls back to the
+ * system roots, unlike Caddy). Documents larger than 64 MiB are refused (MTLS_ERR_TOO_LARGE).
+ */
+MTLS_API mtls_ctx *mtls_ctx_new_from_json(const char *json, size_t json_len, const char *server,
+                                          mtls_error *err);
+
+/*
+ * mtls_ctx_new_from_file is mtls_ctx_new_from_json on the contents of the file at `path`.
+ * Relative paths inside the document are still resolved against the current directory, as
+ * Caddy does. Errors as above, plus MTLS_ERR_FILE_OPEN / MTLS_ERR_FILE_READ naming `path`.
+ */
+MTLS_API mtls_ctx *mtls_ctx_new_from_file(const char *path, const char *server, mtls_error *err);
+
+/* mtls_ctx_up_ref adds a reference to `ctx`; each reference is dropped by mtls_ctx_free. */
+MTLS_API void mtls_ctx_up_ref(mtls_ctx *ctx);
+
+/* mtls_ctx_free drops a reference to `ctx` and frees it with the last one. NULL is a no-op. */
+MTLS_API void mtls_ctx_free(mtls_ctx *ctx);
+
+/*
+ * mtls_clock_fn returns the current time in seconds since the Unix epoch. It must be
+ * thread-safe; `user` is the pointer given to mtls_ctx_set_clock.
+ */
+typedef int64_t (*mtls_clock_fn)(void *user);
+
+/*
+ * mtls_ctx_set_clock makes handshake-time verification (mtls/boringssl.h) read the time from
+ * `fn(user)` instead of the system clock (tests inject a fixed clock this way). `fn` NULL
+ * restores the system clock. `user` must outlive `ctx`.
+ * WARNING: not thread-safe; call before `ctx` is attached to a server or shared.
+ * Returns MTLS_OK, or MTLS_ERR_INVALID_ARGUMENT if `ctx` is NULL.
+ */
+MTLS_API mtls_status mtls_ctx_set_clock(mtls_ctx *ctx, mtls_clock_fn fn, void *user,
+                                        mtls_error *err);
+
+/* mtls_ctx_num_policies returns how many connection policies `ctx` holds (>= 1). */
+MTLS_API size_t mtls_ctx_num_policies(const mtls_ctx *ctx);
+
+/* Client authentication modes, as Caddy names them. */
+typedef enum mtls_mode {
+    MTLS_MODE_OFF = 0,            /* no client certificate is asked for */
+    MTLS_MODE_REQUEST,            /* asked for; none allowed; not verified */
+    MTLS_MODE_REQUIRE,            /* must be presented; not verified */
+    MTLS_MODE_VERIFY_IF_GIVEN,    /* none allowed; verified when presented */
+    MTLS_MODE_REQUIRE_AND_VERIFY  /* must be presented and verified */
+} mtls_mode;
+
+/*
+ * mtls_ctx_policy_mode returns the effective mode of policy `index` (after Caddy's
+ * defaults), or -1 if `index` is out of range.
+ */
+MTLS_API int mtls_ctx_policy_mode(const mtls_ctx *ctx, size_t index);
+
+/*
+ * mtls_ctx_policy_field returns the JSON text of connection-policy field `name` of policy
+ * `index` (one of "certificate_selection", "protocol_min", "protocol_max", "alpn",
+ * "cipher_suites", "curves", "default_sni", "fallback_sni", "drop"), validated at load but
+ * applied by the server, or NULL when the policy does not set it. Borrowed: valid until `ctx`
+ * is freed.
+ */
+MTLS_API const char *mtls_ctx_policy_field(const mtls_ctx *ctx, size_t index, const char *name);
+
+/*
+ * mtls_ctx_select picks the connection policy for a connection: the first policy whose
+ * matchers all match (Caddy's rule). `sni` is the TLS server name (NULL or "" when the client
+ * sent none), `remote_ip` and `local_ip` are textual IPv4/IPv6 addresses (NULL when unknown:
+ * an IP matcher then does not match). On success writes the policy index to `*out_index`.
+ * Returns MTLS_OK, or MTLS_ERR_NO_MATCHING_POLICY when no policy matches (Caddy then fails
+ * the handshake), or MTLS_ERR_INVALID_ARGUMENT.
+ */
+MTLS_API mtls_status mtls_ctx_select(const mtls_ctx *ctx, const char *sni, const char *remote_ip,
+                                     const char *local_ip, size_t *out_index, mtls_error *err);
+
+/* ---------------------------------------------------------------------------------------
+ * mtls_peer: the verdict on one client and its identity.
+ * -------------------------------------------------------------------------------------- */
+typedef struct mtls_peer mtls_peer;
+
+/* Pass as `at_unix` to verify at the time of the ctx clock (system clock by default). */
+#define MTLS_TIME_NOW INT64_MIN
+
+/*
+ * mtls_verify_der judges a client certificate chain under policy `index` of `ctx`, exactly
+ * as the TLS glue does during a handshake, without any TLS connection. `certs[i]` /
+ * `cert_lens[i]` hold the DER certificates as the client sent them, leaf first
+ * (`num_certs` may be 0: a client that sent no certificate). `at_unix` is the verification
+ * time in seconds since the epoch, or MTLS_TIME_NOW.
+ *
+ * Returns MTLS_OK when a verdict was reached -- accepted *or refused*: read it with
+ * mtls_peer_accepted -- and writes an owned peer to `*out_peer` (free with mtls_peer_free).
+ * Returns an error (and no peer) only for bad arguments (index out of range, NULL buffers)
+ * or MTLS_ERR_NOMEM. Thread-safe.
+ */
+MTLS_API mtls_status mtls_verify_der(const mtls_ctx *ctx, size_t index,
+                                     const uint8_t *const *certs, const size_t *cert_lens,
+                                     size_t num_certs, int64_t at_unix, mtls_peer **out_peer,
+                                     mtls_error *err);
+
+/* mtls_peer_up_ref / mtls_peer_free: reference counting as for mtls_ctx. */
+MTLS_API void mtls_peer_up_ref(mtls_peer *peer);
+MTLS_API void mtls_peer_free(mtls_peer *peer);
+
+/* mtls_peer_accepted returns 1 if the policy lets this client in, else 0. */
+MTLS_API int mtls_peer_accepted(const mtls_peer *peer);
+
+/* mtls_peer_verified returns 1 if the client's chain was verified to a trusted CA, else 0. */
+MTLS_API int mtls_peer_verified(const mtls_peer *peer);
+
+/* mtls_peer_has_certificate returns 1 if the client presented a certificate, else 0. */
+MTLS_API int mtls_peer_has_certificate(const mtls_peer *peer);
+
+/*
+ * mtls_peer_reason returns MTLS_OK for an accepted client, else the MTLS_ERR_* code that
+ * says why it was refused (MTLS_ERR_CERT_EXPIRED, MTLS_ERR_UNKNOWN_ISSUER, ...).
+ */
+MTLS_API int mtls_peer_reason(const mtls_peer *peer);
+
+/*
+ * mtls_peer_message returns a human sentence for the verdict, naming the certificate at
+ * fault by subject and SHA-256 fingerprint. Borrowed: valid until `peer` is freed.
+ */
+MTLS_API const char *mtls_peer_message(const mtls_peer *peer);
+
+/* mtls_peer_policy_index returns the index of the policy that judged `peer`. */
+MTLS_API size_t mtls_peer_policy_index(const mtls_peer *peer);
+
+/* mtls_peer_mode returns the mtls_mode of the policy that judged `peer`. */
+MTLS_API int mtls_peer_mode(const mtls_peer *peer);
+
+/*
+ * mtls_peer_get renders placeholder `name`, given without braces, e.g.
+ * "http.request.tls.client.subject" or "http.request.tls.client.san.dns_names.0", exactly as
+ * Caddy renders it (DESIGN.md §3 lists the deliberate differences). Writes a borrowed,
+ * NUL-terminated string to `*out` and its length (without the NUL) to `*out_len` (may be
+ * NULL); valid until `peer` is freed. Values are empty when the client sent no certificate,
+ * or the connection fields when the peer came from mtls_verify_der.
+ * WARNING: values are Caddy-identical and may contain control bytes (Go passes CR, LF and
+ * NUL in DNs through raw); escape before writing them into headers or logs.
+ * Returns MTLS_OK, MTLS_ERR_UNKNOWN_PLACEHOLDER, or MTLS_ERR_NOMEM.
+ */
+MTLS_API mtls_status mtls_peer_get(mtls_peer *peer, const char *name, const char **out,
+                                   size_t *out_len, mtls_error *err);
+
+/*
+ * mtls_placeholder_count / mtls_placeholder_name enumerate every placeholder name that
+ * mtls_peer_get knows (without the `.N` index forms). Names are static strings; `i` out of
+ * range gives NULL.
+ */
+MTLS_API size_t mtls_placeholder_count(void);
+MTLS_API const char *mtls_placeholder_name(size_t i);
+
+/*
+ * mtls_peer_num_certs / mtls_peer_cert return the DER certificates the client presented,
+ * leaf first. Borrowed: valid until `peer` is freed. Out of range gives NULL.
+ */
+MTLS_API size_t mtls_peer_num_certs(const mtls_peer *peer);
+MTLS_API const uint8_t *mtls_peer_cert(const mtls_peer *peer, size_t i, size_t *out_len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MTLS_MTLS_H */

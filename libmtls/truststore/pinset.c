@@ -1,0 +1,134 @@
+/*
+ * truststore/pinset.c - the leaf pin set: an open-addressing hash table keyed by the
+ * SHA-256 of each leaf's DER. A slot holds only a 32-bit tag (more hash bits) and the index
+ * of the certificate in the borrowed der_list, 8 bytes per slot at load <= 1/2, so a
+ * million pins cost about 16 MiB. A hit is confirmed by comparing the DER bytes, so
+ * hash collisions can never admit a certificate that is not in the list.
+ */
+#include <string.h>
+
+#include <openssl/sha.h>
+
+#include "../core/mem.h"
+#include "truststore.h"
+
+#define EMPTY_SLOT UINT32_MAX
+
+struct slot {
+    uint32_t tag;
+    uint32_t index; /* into certs->items, EMPTY_SLOT when free */
+};
+
+struct pinset {
+    const struct der_list *certs; /* borrowed: outlives the pinset */
+    struct slot *slots;
+    size_t mask; /* number of slots - 1 (a power of two minus one) */
+    size_t num;  /* distinct certificates */
+};
+
+static uint64_t load64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) {
+        v = v << 8 | p[i];
+    }
+    return v;
+}
+
+static uint32_t load32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* find returns the slot holding `der`, or the free slot where it would go. */
+static struct slot *find(const struct pinset *p, const uint8_t h[32], const uint8_t *der,
+                         size_t len)
+{
+    uint32_t tag = load32(h + 8);
+    size_t i = (size_t)load64(h) & p->mask;
+    for (;;) {
+        struct slot *s = &p->slots[i];
+        if (s->index == EMPTY_SLOT) {
+            return s;
+        }
+        const struct der *d = &p->certs->items[s->index];
+        if (s->tag == tag && d->len == len && memcmp(d->data, der, len) == 0) {
+            return s;
+        }
+        i = (i + 1) & p->mask;
+    }
+}
+
+static MTLS_RESULT alloc_table(struct pinset *p, size_t num, mtls_error *err)
+{
+    ENSURE_MSG(num < EMPTY_SLOT / 2, MTLS_ERR_TOO_LARGE, "too many leaf pins (%zu)", num);
+    size_t slots = 16;
+    while (slots < num * 2) {
+        slots *= 2;
+    }
+    p->slots = mtlsp_reallocarray(NULL, slots, sizeof(*p->slots));
+    ENSURE_MEM(p->slots);
+    memset(p->slots, 0xff, slots * sizeof(*p->slots));
+    p->mask = slots - 1;
+    return MTLS_RESULT_OK;
+}
+
+MTLS_RESULT mtlsp_pinset_new(struct pinset **out, const struct der_list *certs,
+                             mtls_error *err)
+{
+    ENSURE_REF(out);
+    ENSURE_REF(certs);
+    struct pinset *p = mtlsp_calloc(1, sizeof(*p));
+    ENSURE_MEM(p);
+    p->certs = certs;
+    mtls_result rc = alloc_table(p, certs->num, err);
+    for (size_t i = 0; MTLS_IS_OK(rc) && i < certs->num; i++) {
+        uint8_t h[SHA256_DIGEST_LENGTH];
+        SHA256(certs->items[i].data, certs->items[i].len, h);
+        struct slot *s = find(p, h, certs->items[i].data, certs->items[i].len);
+        if (s->index == EMPTY_SLOT) { /* duplicates keep their first index */
+            s->tag = load32(h + 8);
+            s->index = (uint32_t)i;
+            p->num++;
+        }
+    }
+    if (!MTLS_IS_OK(rc)) {
+        mtlsp_pinset_free(p);
+        return rc;
+    }
+    *out = p;
+    return MTLS_RESULT_OK;
+}
+
+void mtlsp_pinset_free(struct pinset *p)
+{
+    if (p == NULL) {
+        return;
+    }
+    mtlsp_free(p->slots);
+    mtlsp_free(p);
+}
+
+int mtlsp_pinset_contains_hash(const struct pinset *p, const uint8_t sha256[32],
+                               const uint8_t *der, size_t len)
+{
+    if (p == NULL || der == NULL) {
+        return 0;
+    }
+    return find(p, sha256, der, len)->index != EMPTY_SLOT;
+}
+
+int mtlsp_pinset_contains(const struct pinset *p, const uint8_t *der, size_t len)
+{
+    if (p == NULL || der == NULL) {
+        return 0;
+    }
+    uint8_t h[SHA256_DIGEST_LENGTH];
+    SHA256(der, len, h);
+    return mtlsp_pinset_contains_hash(p, h, der, len);
+}
+
+size_t mtlsp_pinset_size(const struct pinset *p)
+{
+    return p ? p->num : 0;
+}

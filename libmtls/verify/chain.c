@@ -1,0 +1,410 @@
+/*
+ * verify/chain.c - the verdict on a client certificate chain, with the semantics of Go's
+ * crypto/tls server + crypto/x509 Verify (what Caddy runs), on BoringSSL's X509_verify_cert:
+ * - every certificate the client sends must parse (Go parses them in every mode);
+ * - verifying modes build a chain from the leaf through the sent intermediates to any pool
+ *   certificate (X509_V_FLAG_PARTIAL_CHAIN: anchors need not be self-signed);
+ * - Go's rules where BoringSSL differs: EKU clientAuth checked on every certificate of the
+ *   chain with anyExtendedKeyUsage accepted; every issuer (anchor included) must be allowed
+ *   to sign as Go's CheckSignatureFrom says (v1, or v3 with CA:TRUE and keyCertSign if it
+ *   has keyUsage); intermediates need basicConstraints CA:TRUE; SHA-1/MD5 signatures are
+ *   refused;
+ * - then every leaf verifier: the leaf must be in each pin set (also when no certificate
+ *   was sent, as Caddy's verifyPeerCertificate runs with an empty list).
+ */
+#include <string.h>
+
+#include <openssl/bytestring.h>
+#include <openssl/err.h>
+#include <openssl/mem.h>
+#include <openssl/nid.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "../core/buf.h"
+#include "../core/mem.h"
+#include "../identity/identity.h"
+#include "verify.h"
+
+struct verdict {
+    int reason;      /* MTLS_OK or MTLS_ERR_* */
+    int depth;       /* certificate at fault, index into `chain` or -1 */
+    const char *why; /* extra words, static */
+};
+
+static int map_x509_error(int e)
+{
+    switch (e) {
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+        return MTLS_ERR_CERT_EXPIRED;
+    case X509_V_ERR_CERT_NOT_YET_VALID:
+        return MTLS_ERR_CERT_NOT_YET_VALID;
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+    case X509_V_ERR_CERT_UNTRUSTED:
+        return MTLS_ERR_UNKNOWN_ISSUER;
+    case X509_V_ERR_CERT_SIGNATURE_FAILURE:
+    case X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE:
+    case X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY:
+        return MTLS_ERR_BAD_SIGNATURE;
+    case X509_V_ERR_INVALID_CA:
+    case X509_V_ERR_KEYUSAGE_NO_CERTSIGN:
+        return MTLS_ERR_ISSUER_NOT_CA;
+    case X509_V_ERR_INVALID_PURPOSE:
+        return MTLS_ERR_WRONG_EKU;
+    case X509_V_ERR_PERMITTED_VIOLATION:
+    case X509_V_ERR_EXCLUDED_VIOLATION:
+    case X509_V_ERR_SUBTREE_MINMAX:
+    case X509_V_ERR_UNSUPPORTED_CONSTRAINT_TYPE:
+    case X509_V_ERR_UNSUPPORTED_CONSTRAINT_SYNTAX:
+    case X509_V_ERR_UNSUPPORTED_NAME_SYNTAX:
+    case X509_V_ERR_NAME_CONSTRAINTS_WITHOUT_SANS:
+        return MTLS_ERR_NAME_CONSTRAINTS;
+    case X509_V_ERR_PATH_LENGTH_EXCEEDED:
+        return MTLS_ERR_PATH_LENGTH;
+    case X509_V_ERR_CERT_CHAIN_TOO_LONG:
+        return MTLS_ERR_CHAIN_TOO_LONG;
+    case X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION:
+        return MTLS_ERR_UNHANDLED_CRITICAL;
+    case X509_V_ERR_CERT_REVOKED:
+        return MTLS_ERR_REVOKED;
+    default:
+        return MTLS_ERR_VERIFY_FAILED;
+    }
+}
+
+/* Go accepts an X.509 v1 certificate as a trust anchor even when it is not self-signed;
+ * BoringSSL reports it as X509_V_ERR_INVALID_CA. Forgive exactly that case; go_chain_rules
+ * then applies Go's issuer rules to the whole chain. */
+static int verify_cb(int ok, X509_STORE_CTX *sctx)
+{
+    if (ok) {
+        return 1;
+    }
+    if (X509_STORE_CTX_get_error(sctx) != X509_V_ERR_INVALID_CA) {
+        return 0;
+    }
+    X509 *cert = X509_STORE_CTX_get_current_cert(sctx);
+    STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(sctx);
+    int depth = X509_STORE_CTX_get_error_depth(sctx);
+    return cert != NULL && chain != NULL && depth == (int)sk_X509_num(chain) - 1 &&
+           X509_get_version(cert) == X509_VERSION_1;
+}
+
+static int weak_signature(const X509 *x)
+{
+    switch (X509_get_signature_nid(x)) {
+    case NID_md5WithRSAEncryption:
+    case NID_sha1WithRSAEncryption:
+    case NID_ecdsa_with_SHA1:
+    case NID_md5WithRSA:
+    case NID_sha1WithRSA:
+    case NID_dsaWithSHA1:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Go's CheckSignatureFrom: a v3 issuer needs basicConstraints, CA:TRUE, and keyUsage (when
+ * present) with keyCertSign; a v1 issuer may sign. Applies to the anchor too. */
+static int go_can_sign(X509 *issuer)
+{
+    uint32_t flags = X509_get_extension_flags(issuer);
+    if (X509_get_version(issuer) == X509_VERSION_3 && !(flags & EXFLAG_BCONS)) {
+        return 0;
+    }
+    if ((flags & EXFLAG_BCONS) && !(flags & EXFLAG_CA)) {
+        return 0;
+    }
+    return !(flags & EXFLAG_KUSAGE) || (X509_get_key_usage(issuer) & KU_KEY_CERT_SIGN);
+}
+
+/* Go's checks on the built chain that BoringSSL does differently or not at all. */
+static struct verdict go_chain_rules(STACK_OF(X509) *chain)
+{
+    size_t n = sk_X509_num(chain);
+    for (size_t i = 0; i < n; i++) {
+        X509 *x = sk_X509_value(chain, i);
+        uint32_t flags = X509_get_extension_flags(x);
+        uint32_t xku = X509_get_extended_key_usage(x);
+        if ((flags & EXFLAG_XKUSAGE) && !(xku & (XKU_SSL_CLIENT | XKU_ANYEKU))) {
+            return (struct verdict){MTLS_ERR_WRONG_EKU, (int)i,
+                                    i == 0 ? "it does not allow clientAuth"
+                                           : "an issuer's extended key usage excludes clientAuth"};
+        }
+        if (i > 0 && !go_can_sign(x)) {
+            return (struct verdict){MTLS_ERR_ISSUER_NOT_CA, (int)i,
+                                    "issuer lacks CA:TRUE or keyCertSign"};
+        }
+        if (i > 0 && i + 1 < n && !((flags & EXFLAG_BCONS) && (flags & EXFLAG_CA))) {
+            return (struct verdict){MTLS_ERR_ISSUER_NOT_CA, (int)i,
+                                    "intermediate lacks basicConstraints CA:TRUE"};
+        }
+        if (i + 1 < n && weak_signature(x)) {
+            return (struct verdict){MTLS_ERR_INSECURE_ALGORITHM, (int)i,
+                                    "signed with SHA-1 or MD5, which Go refuses"};
+        }
+    }
+    return (struct verdict){MTLS_OK, -1, NULL};
+}
+
+static struct verdict x509_failure(X509_STORE_CTX *sctx, STACK_OF(X509) *presented)
+{
+    int e = X509_STORE_CTX_get_error(sctx);
+    X509 *bad = X509_STORE_CTX_get_current_cert(sctx);
+    int depth = -1;
+    for (size_t i = 0; bad != NULL && i < sk_X509_num(presented); i++) {
+        if (X509_cmp(bad, sk_X509_value(presented, i)) == 0) {
+            depth = (int)i;
+            break;
+        }
+    }
+    if (depth < 0) {
+        depth = X509_STORE_CTX_get_error_depth(sctx);
+    }
+    return (struct verdict){map_x509_error(e), depth, X509_verify_cert_error_string(e)};
+}
+
+/* Chain verification of `presented` (leaf first) against `store` at `at`. On failure
+ * *out_bad is the failing certificate (borrowed from the chain or store, may be NULL). */
+static MTLS_RESULT verify_chain(struct verdict *out, X509 **out_bad, X509_STORE *store,
+                                STACK_OF(X509) *presented, int64_t at, mtls_error *err)
+{
+    mtls_result rc = MTLS_RESULT_OK;
+    X509_STORE_CTX *sctx = X509_STORE_CTX_new();
+    STACK_OF(X509) *untrusted = sk_X509_new_null();
+    if (sctx == NULL || untrusted == NULL) {
+        SET_OUT(MTLS_ERR_NOMEM, NULL);
+    }
+    for (size_t i = 1; i < sk_X509_num(presented); i++) {
+        if (!sk_X509_push(untrusted, sk_X509_value(presented, i))) {
+            SET_OUT(MTLS_ERR_NOMEM, NULL);
+        }
+    }
+    X509 *leaf = sk_X509_value(presented, 0);
+    if (!X509_STORE_CTX_init(sctx, store, leaf, untrusted)) {
+        SET_OUT(MTLS_ERR_NOMEM, NULL);
+    }
+    X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(sctx);
+    X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_PARTIAL_CHAIN);
+    X509_VERIFY_PARAM_set_depth(param, MTLS_MAX_CHAIN_DEPTH - 2);
+    X509_STORE_CTX_set_time(sctx, 0, (time_t)at);
+    X509_STORE_CTX_set_verify_cb(sctx, verify_cb);
+    if (X509_verify_cert(sctx) != 1) {
+        *out = x509_failure(sctx, presented);
+        *out_bad = X509_STORE_CTX_get_current_cert(sctx);
+        if (*out_bad != NULL) {
+            X509_up_ref(*out_bad);
+        }
+        goto out;
+    }
+    STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(sctx);
+    *out = go_chain_rules(chain);
+    if (out->reason != MTLS_OK) {
+        *out_bad = sk_X509_value(chain, (size_t)out->depth);
+        X509_up_ref(*out_bad);
+    }
+out:
+    ERR_clear_error();
+    sk_X509_free(untrusted);
+    X509_STORE_CTX_free(sctx);
+    return rc;
+}
+
+static int key_type_supported(X509 *leaf)
+{
+    EVP_PKEY *key = X509_get_pubkey(leaf);
+    int type = key ? EVP_PKEY_id(key) : EVP_PKEY_NONE;
+    EVP_PKEY_free(key);
+    return type == EVP_PKEY_RSA || type == EVP_PKEY_EC || type == EVP_PKEY_ED25519;
+}
+
+static int leaf_pinned(const struct compiled_policy *cp, CRYPTO_BUFFER *leaf)
+{
+    const uint8_t *der = CRYPTO_BUFFER_data(leaf);
+    size_t len = CRYPTO_BUFFER_len(leaf);
+    uint8_t digest[SHA256_DIGEST_LENGTH];
+    SHA256(der, len, digest);
+    for (size_t i = 0; i < cp->num_pins; i++) {
+        if (!mtlsp_pinset_contains_hash(cp->pins[i], digest, der, len)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int mode_verifies(int mode)
+{
+    return mode == MTLS_MODE_VERIFY_IF_GIVEN || mode == MTLS_MODE_REQUIRE_AND_VERIFY;
+}
+
+int mtlsp_judge_rejects_no_cert(const struct mtls_ctx *ctx, size_t index)
+{
+    int mode = ctx->set->policies[index].auth.mode;
+    return mode == MTLS_MODE_REQUIRE || mode == MTLS_MODE_REQUIRE_AND_VERIFY ||
+           (mode != MTLS_MODE_OFF && ctx->compiled[index].num_pins > 0);
+}
+
+/* The verdict for a client that sent no certificate. */
+static struct verdict judge_empty(const struct mtls_ctx *ctx, size_t index)
+{
+    int mode = ctx->set->policies[index].auth.mode;
+    if (mode == MTLS_MODE_REQUIRE || mode == MTLS_MODE_REQUIRE_AND_VERIFY) {
+        return (struct verdict){MTLS_ERR_NO_CERTIFICATE, -1, NULL};
+    }
+    if (mtlsp_judge_rejects_no_cert(ctx, index)) {
+        return (struct verdict){MTLS_ERR_LEAF_NOT_PINNED, -1, "no client certificate provided"};
+    }
+    return (struct verdict){MTLS_OK, -1, NULL};
+}
+
+static MTLS_RESULT parse_all(STACK_OF(X509) *out, struct verdict *v, CRYPTO_BUFFER *const *certs,
+                             size_t num, mtls_error *err)
+{
+    for (size_t i = 0; i < num; i++) {
+        X509 *x = X509_parse_from_buffer(certs[i]);
+        if (x == NULL) {
+            ERR_clear_error();
+            *v = (struct verdict){MTLS_ERR_CERT_PARSE, (int)i, NULL};
+            return MTLS_RESULT_OK;
+        }
+        if (!sk_X509_push(out, x)) {
+            X509_free(x);
+            BAIL(MTLS_ERR_NOMEM);
+        }
+    }
+    if (!key_type_supported(sk_X509_value(out, 0))) {
+        *v = (struct verdict){MTLS_ERR_CERT_PARSE, 0, "unsupported public key type"};
+    }
+    return MTLS_RESULT_OK;
+}
+
+/* Reaches the verdict; *out_bad receives a reference to the certificate at fault. */
+static MTLS_RESULT decide(struct verdict *v, X509 **out_bad, const struct mtls_ctx *ctx,
+                          size_t index, CRYPTO_BUFFER *const *certs, size_t num, int64_t at,
+                          mtls_error *err)
+{
+    const struct compiled_policy *cp = &ctx->compiled[index];
+    int mode = ctx->set->policies[index].auth.mode;
+    mtls_result rc = MTLS_RESULT_OK;
+    *v = (struct verdict){MTLS_OK, -1, NULL};
+    if (num == 0) {
+        *v = judge_empty(ctx, index);
+        return MTLS_RESULT_OK;
+    }
+    if (num > MTLS_MAX_PEER_CERTS) {
+        *v = (struct verdict){MTLS_ERR_CHAIN_TOO_LONG, -1, "too many certificates sent"};
+        return MTLS_RESULT_OK;
+    }
+    STACK_OF(X509) *presented = sk_X509_new_null();
+    ENSURE_MEM(presented);
+    GUARD_OUT(parse_all(presented, v, certs, num, err));
+    if (v->reason != MTLS_OK || mode == MTLS_MODE_OFF) {
+        goto out;
+    }
+    if (mode_verifies(mode)) {
+        if (cp->store == NULL) {
+            *v = (struct verdict){MTLS_ERR_UNKNOWN_ISSUER, 0, "the policy trusts no CA"};
+            goto out;
+        }
+        GUARD_OUT(verify_chain(v, out_bad, cp->store, presented, at, err));
+        if (v->reason != MTLS_OK) {
+            goto out;
+        }
+    }
+    if (!leaf_pinned(cp, certs[0])) {
+        *v = (struct verdict){MTLS_ERR_LEAF_NOT_PINNED, 0, NULL};
+    }
+out:
+    sk_X509_pop_free(presented, X509_free);
+    return rc;
+}
+
+static MTLS_RESULT build_message(struct mtls_peer *p, const struct verdict *v, X509 *bad,
+                                 CRYPTO_BUFFER *const *certs, size_t num, mtls_error *err)
+{
+    struct buf b = {0};
+    mtls_result rc = MTLS_RESULT_OK;
+    GUARD_OUT(mtlsp_buf_append_str(&b, v->reason == MTLS_OK ? "accepted" : "refused", err));
+    if (v->reason != MTLS_OK) {
+        GUARD_OUT(mtlsp_buf_append_str(&b, ": ", err));
+        GUARD_OUT(mtlsp_buf_append_str(&b, mtls_strerror(v->reason), err));
+        if (v->why != NULL) {
+            GUARD_OUT(mtlsp_buf_append_str(&b, " (", err));
+            GUARD_OUT(mtlsp_buf_append_str(&b, v->why, err));
+            GUARD_OUT(mtlsp_buf_append_str(&b, ")", err));
+        }
+    }
+    const uint8_t *der = NULL;
+    size_t len = 0;
+    uint8_t *owned = NULL;
+    if (bad != NULL) {
+        int n = i2d_X509(bad, &owned);
+        if (n > 0) {
+            der = owned;
+            len = (size_t)n;
+        }
+    } else if (num > 0) {
+        size_t i = v->depth >= 0 && (size_t)v->depth < num ? (size_t)v->depth : 0;
+        der = CRYPTO_BUFFER_data(certs[i]);
+        len = CRYPTO_BUFFER_len(certs[i]);
+    }
+    if (der != NULL) {
+        rc = mtlsp_buf_append_str(&b, ": certificate ", err);
+        if (MTLS_IS_OK(rc)) {
+            rc = mtlsp_describe_cert(&b, der, len, err);
+        }
+    }
+    OPENSSL_free(owned);
+    GUARD_OUT(rc);
+    GUARD_OUT(mtlsp_peer_set_message(p, b.data, err));
+out:
+    mtlsp_buf_free(&b);
+    return rc;
+}
+
+static MTLS_RESULT fill_peer(struct mtls_peer *p, CRYPTO_BUFFER *const *certs, size_t num,
+                             mtls_error *err)
+{
+    if (num == 0) {
+        return MTLS_RESULT_OK;
+    }
+    p->certs = mtlsp_calloc(num, sizeof(*p->certs));
+    ENSURE_MEM(p->certs);
+    for (size_t i = 0; i < num; i++) {
+        CRYPTO_BUFFER_up_ref(certs[i]);
+        p->certs[i] = certs[i];
+    }
+    p->num_certs = num;
+    return MTLS_RESULT_OK;
+}
+
+MTLS_RESULT mtlsp_judge(struct mtls_peer **out, const struct mtls_ctx *ctx, size_t index,
+                        CRYPTO_BUFFER *const *certs, size_t num_certs, int64_t at_unix,
+                        mtls_error *err)
+{
+    mtls_result rc = MTLS_RESULT_OK;
+    struct verdict v;
+    X509 *bad = NULL;
+    struct mtls_peer *p = mtlsp_peer_new();
+    ENSURE_MEM(p);
+    p->policy_index = index;
+    p->mode = ctx->set->policies[index].auth.mode;
+    GUARD_OUT(fill_peer(p, certs, num_certs, err));
+    GUARD_OUT(decide(&v, &bad, ctx, index, certs, num_certs, at_unix, err));
+    p->reason = v.reason;
+    p->accepted = v.reason == MTLS_OK;
+    p->verified = p->accepted && num_certs > 0 && mode_verifies(p->mode);
+    GUARD_OUT(build_message(p, &v, bad, certs, num_certs, err));
+    *out = p;
+    p = NULL;
+out:
+    X509_free(bad);
+    mtls_peer_free(p);
+    return rc;
+}

@@ -1,0 +1,97 @@
+/*
+ * verify/verify.h - the compiled policy set (struct mtls_ctx), chain verification with Go
+ * crypto/x509 client-auth semantics, and the verdict object (struct mtls_peer).
+ */
+#ifndef MTLS_VERIFY_H
+#define MTLS_VERIFY_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/base.h>
+#include <openssl/pool.h>
+
+#include "../core/buf.h"
+#include "../core/result.h"
+#include "../policy/policy.h"
+#include "../truststore/truststore.h"
+
+/* Longest chain accepted (leaf + intermediates + anchor). Go has no fixed limit; this bounds
+ * work on hostile input. */
+#define MTLS_MAX_CHAIN_DEPTH 10
+/* Most certificates a client may send. */
+#define MTLS_MAX_PEER_CERTS 16
+
+struct compiled_policy {
+    X509_STORE *store;                 /* anchors; NULL when the policy has none */
+    STACK_OF(CRYPTO_BUFFER) *ca_names; /* anchor subjects for CertificateRequest, or NULL */
+    struct pinset **pins;              /* one per leaf list; the leaf must be in each */
+    size_t num_pins;
+    uint8_t sid_ctx[32];               /* session-ID context: digest of policy + generation */
+};
+
+struct mtls_ctx {
+    atomic_int refs;
+    struct policy_set *set;
+    struct compiled_policy *compiled; /* set->num entries */
+    mtls_clock_fn clock;
+    void *clock_user;
+    uint64_t generation;
+};
+
+/* Connection facts the TLS glue attaches to a peer (all optional). */
+struct conn_info {
+    char *version;     /* "tls1.3" */
+    char *cipher;      /* Go/IANA suite name */
+    char *proto;       /* ALPN */
+    char *server_name; /* SNI */
+    int resumed;
+};
+
+struct cache_entry {
+    char *name;
+    char *value;
+    size_t len;
+};
+
+struct mtls_peer {
+    atomic_int refs;
+    int accepted;
+    int verified;
+    int reason; /* MTLS_OK or MTLS_ERR_* */
+    char *message;
+    size_t policy_index;
+    int mode;
+    CRYPTO_BUFFER **certs; /* as presented, leaf first */
+    size_t num_certs;
+    int has_conn;
+    struct conn_info conn;
+    struct cache_entry *cache;
+    size_t num_cache;
+};
+
+/* mtlsp_ctx_now returns the time from the ctx clock. */
+int64_t mtlsp_ctx_now(const struct mtls_ctx *ctx);
+
+/* mtlsp_judge reaches the verdict of policy `index` on the chain `certs` (borrowed; the
+ * peer takes its own references) at `at_unix`. Fails only on NOMEM/internal errors; a
+ * refusal is a peer with accepted == 0. */
+MTLS_RESULT mtlsp_judge(struct mtls_peer **out, const struct mtls_ctx *ctx, size_t index,
+                        CRYPTO_BUFFER *const *certs, size_t num_certs, int64_t at_unix,
+                        mtls_error *err);
+
+/* mtlsp_judge_rejects_no_cert: 1 if a client that sends no certificate is refused. */
+int mtlsp_judge_rejects_no_cert(const struct mtls_ctx *ctx, size_t index);
+
+/* mtlsp_peer_new: an empty peer with one reference (accepted = 0). */
+struct mtls_peer *mtlsp_peer_new(void);
+
+/* mtlsp_peer_set_message: records the verdict message (copied). */
+MTLS_RESULT mtlsp_peer_set_message(struct mtls_peer *p, const char *msg, mtls_error *err);
+
+/* mtlsp_describe_cert appends "subject \"...\" (sha256 ...)" for `der`. */
+MTLS_RESULT mtlsp_describe_cert(struct buf *out, const uint8_t *der, size_t len,
+                                mtls_error *err);
+
+#endif

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# setup.sh [BUILDDIR] - install what is missing (Debian 12 packages) and build libmtls.
+# Sourced by demo.sh and test.sh; safe to run again.
+set -euo pipefail
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+builddir=${1:-$top/build}
+
+packages=(build-essential meson ninja-build pkg-config android-libboringssl-dev
+          libjansson-dev libcmocka-dev openssl curl caddy python3 g++)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]}" >&2
+    sudo_cmd=(); [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+    "${sudo_cmd[@]}" apt-get update -qq
+    # policy-rc.d keeps Debian's caddy package from starting its system service.
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" >&2
+fi
+
+werror=false
+[ "${CI:-}" = "true" ] && werror=true
+if [ ! -f "$builddir/build.ninja" ]; then
+    meson setup "$builddir" "$top" -Dwerror=$werror >&2
+fi
+meson compile -C "$builddir" >&2
