@@ -42,6 +42,7 @@
 #include "policy/policy.h"
 
 #include "core/result.h"
+#include "testpki.h"
 
 static const char *cases_dir;
 static char tmpdir[64];
@@ -55,20 +56,8 @@ static const char *const mode_names[] = {"OFF", "REQUEST", "REQUIRE", "VERIFY_IF
 
 static X509 *make_cert(EVP_PKEY **out_key, const char *cn, int ca)
 {
-    EC_KEY *ec = EC_KEY_new_by_curve_name(NID_X9_62_prime256v1);
-    EVP_PKEY *key = EVP_PKEY_new();
-    X509 *x = X509_new();
-    assert_true(ec && key && x && EC_KEY_generate_key(ec) && EVP_PKEY_assign_EC_KEY(key, ec));
-    X509_set_version(x, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), ca ? 1 : 2);
-    X509_gmtime_adj(X509_getm_notBefore(x), 0);
-    X509_gmtime_adj(X509_getm_notAfter(x), 86400);
-    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
-                               (const uint8_t *)cn, -1, -1, 0);
-    X509_set_issuer_name(x, X509_get_subject_name(x));
-    X509_set_pubkey(x, key);
-    assert_true(X509_sign(x, key, EVP_sha256()) > 0);
-    *out_key = key;
+    X509 *x = pki_self_signed(cn, ca ? 1 : 2, out_key);
+    assert_non_null(x);
     return x;
 }
 

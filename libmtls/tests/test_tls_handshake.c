@@ -28,23 +28,12 @@ static char server_cert[512], server_key[512];
 
 static const struct pki_case *find_case(const char *name)
 {
-    for (size_t i = 0; i < num_cases; i++) {
-        if (strcmp(cases[i].name, name) == 0) {
-            return &cases[i];
-        }
-    }
-    fail_msg("no case %s", name);
-    return NULL;
+    return pki_find(cases, num_cases, name);
 }
 
 static mtls_ctx *load(const char *json)
 {
-    mtls_error err;
-    mtls_ctx *ctx = mtls_ctx_new_from_json(json, strlen(json), NULL, &err);
-    if (ctx == NULL) {
-        fail_msg("policy did not load: %s", err.message);
-    }
-    return ctx;
+    return pki_ctx(json);
 }
 
 static SSL_CTX *server_ctx(mtls_ctx *policy)

@@ -20,6 +20,7 @@
 #include <openssl/nid.h>
 #include <openssl/x509.h>
 
+#include "testpki.h"
 #include "core/buf.h"
 #include "core/mem.h"
 #include "truststore/truststore.h"
@@ -31,24 +32,11 @@ static size_t cert_len[3];
 /* make_cert: a self-signed P-256 certificate with common name `cn`, DER into *out. */
 static size_t make_cert(uint8_t **out, const char *cn)
 {
-    EC_KEY *ec = EC_KEY_new_by_curve_name(NID_X9_62_prime256v1);
-    EVP_PKEY *key = EVP_PKEY_new();
-    X509 *x = X509_new();
-    assert_true(ec && key && x && EC_KEY_generate_key(ec) && EVP_PKEY_assign_EC_KEY(key, ec));
-    X509_set_version(x, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-    X509_gmtime_adj(X509_getm_notBefore(x), 0);
-    X509_gmtime_adj(X509_getm_notAfter(x), 86400);
-    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
-                               (const uint8_t *)cn, -1, -1, 0);
-    X509_set_issuer_name(x, X509_get_subject_name(x));
-    X509_set_pubkey(x, key);
-    assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+    X509 *x = pki_self_signed(cn, 1, NULL);
     *out = NULL;
     int n = i2d_X509(x, out);
     assert_true(n > 0);
     X509_free(x);
-    EVP_PKEY_free(key);
     return (size_t)n;
 }
 

@@ -23,23 +23,12 @@ static size_t num_cases;
 
 static const struct pki_case *find_case(const char *name)
 {
-    for (size_t i = 0; i < num_cases; i++) {
-        if (strcmp(cases[i].name, name) == 0) {
-            return &cases[i];
-        }
-    }
-    fail_msg("no case %s in manifest", name);
-    return NULL;
+    return pki_find(cases, num_cases, name);
 }
 
 static mtls_ctx *load(const char *json)
 {
-    mtls_error err;
-    mtls_ctx *ctx = mtls_ctx_new_from_json(json, strlen(json), NULL, &err);
-    if (ctx == NULL) {
-        fail_msg("policy did not load: %s (%s)", err.message, json);
-    }
-    return ctx;
+    return pki_ctx(json);
 }
 
 /* Verifies the chain file of `c` under `json` at `at`; returns the peer (caller frees). */

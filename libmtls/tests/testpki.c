@@ -37,6 +37,27 @@ static void join(char *out, size_t cap, const char *rel)
     }
 }
 
+const struct pki_case *pki_find(const struct pki_case *cases, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(cases[i].name, name) == 0) {
+            return &cases[i];
+        }
+    }
+    die("no case %s in the manifest", name);
+    return NULL;
+}
+
+struct mtls_ctx *pki_ctx(const char *json)
+{
+    mtls_error err;
+    mtls_ctx *ctx = mtls_ctx_new_from_json(json, strlen(json), NULL, &err);
+    if (ctx == NULL) {
+        die("policy did not load: %s (%s)", err.message, json);
+    }
+    return ctx;
+}
+
 size_t pki_load(struct pki_case *out, size_t max)
 {
     char path[512], line[2048];

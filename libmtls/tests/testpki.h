@@ -20,6 +20,10 @@ struct pki_case {
 
 /* Reads the manifest; returns the number of cases (aborts the test on error). */
 size_t pki_load(struct pki_case *out, size_t max);
+/* The case called `name` (the test aborts if there is none). */
+const struct pki_case *pki_find(const struct pki_case *cases, size_t n, const char *name);
+/* Loads a policy document into a ctx (the test aborts with the loader's message on error). */
+struct mtls_ctx *pki_ctx(const char *json);
 /* The PKI directory (absolute). */
 const char *pki_dir(void);
 /* Reads every CERTIFICATE of a PEM file as DER; returns the count. Free with pki_free_ders. */
@@ -29,5 +33,11 @@ void pki_free_ders(uint8_t **ders, size_t n);
 int pki_reason_code(const char *word);
 /* A JSON policy: {"mode": MODE, "trusted_ca_certs_pem_files": [TRUST]} (mode NULL: absent). */
 void pki_policy_json(char *out, size_t cap, const char *mode, const char *trust);
+
+#include <openssl/base.h>
+
+/* A fresh self-signed P-256 certificate with common name `cn` and serial `serial`, valid
+ * for one day from now; its key goes to *out_key (NULL if unwanted). NULL on failure. */
+X509 *pki_self_signed(const char *cn, long serial, EVP_PKEY **out_key);
 
 #endif

@@ -28,6 +28,8 @@ import re
 import subprocess
 import sys
 
+import harness  # same folder: the TSV escaping both sides use
+
 CONN_FIELDS = {"http.request.tls." + f for f in
                ("version", "cipher_suite", "resumed", "proto", "server_name")}
 RSA_FIELDS = {"http.request.tls.client.public_key", "http.request.tls.client.public_key_sha256"}
@@ -54,21 +56,7 @@ def unescape(s):
 
 
 def escape(b):
-    out = bytearray()
-    for c in b:
-        if c == 0x5C:
-            out += b"\\\\"
-        elif c == 0x09:
-            out += b"\\t"
-        elif c == 0x0A:
-            out += b"\\n"
-        elif c == 0x0D:
-            out += b"\\r"
-        elif c < 0x20 or c == 0x7F:
-            out += b"\\x%02x" % c
-        else:
-            out.append(c)
-    return bytes(out).decode("utf-8", "surrogateescape")
+    return harness.escape(b).decode("utf-8", "surrogateescape")
 
 
 def load_tsv(path, ncols=3):
