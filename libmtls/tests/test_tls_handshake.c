@@ -9,7 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -47,8 +50,8 @@ static SSL_CTX *server_ctx(mtls_ctx *policy)
 }
 
 /* The client's view: CA names of the last CertificateRequest, and the last session. */
-static size_t seen_ca_names;
-static SSL_SESSION *last_session;
+static _Thread_local size_t seen_ca_names; /* per thread: swap test */
+static _Thread_local SSL_SESSION *last_session;
 
 static int record_ca_names(SSL *ssl, void *arg)
 {
@@ -363,6 +366,82 @@ static void reload_changes_session_context(void **state)
     mtls_ctx_free(policy);
 }
 
+/* Hot reload under load: two threads handshake on one SSL_CTX while the main thread swaps
+ * between a policy that trusts alice's CA and one that does not. Every handshake must get
+ * exactly the verdict of one of the two policies (never a crash, never a mixed state), and
+ * after the last swap every handshake is refused. */
+static atomic_int workers_done;
+
+struct swap_worker {
+    SSL_CTX *sctx;
+    SSL_CTX *cctx;
+    int accepted;
+    int refused;
+    int wrong;
+};
+
+static void *swap_worker_run(void *arg)
+{
+    struct swap_worker *w = arg;
+    for (int i = 0; i < 150; i++) {
+        struct result r = handshake(w->sctx, w->cctx, "localhost", NULL);
+        int reason = r.peer != NULL ? mtls_peer_reason(r.peer) : -1;
+        if (r.server_ok && reason == MTLS_OK) {
+            w->accepted++;
+        } else if (!r.server_ok && reason == MTLS_ERR_UNKNOWN_ISSUER) {
+            w->refused++;
+        } else {
+            w->wrong++;
+        }
+        result_free(&r);
+    }
+    atomic_fetch_add(&workers_done, 1);
+    return NULL;
+}
+
+static void swap_during_handshakes(void **state)
+{
+    const struct pki_case *alice = find_case("tutorial-v1");
+    const struct pki_case *other = find_case("untrusted-ca");
+    char trusting[1024], refusing[1024];
+    pki_policy_json(trusting, sizeof(trusting), "require_and_verify", alice->trust);
+    pki_policy_json(refusing, sizeof(refusing), "require_and_verify", other->trust);
+    mtls_ctx *policies[2] = {load(trusting), load(refusing)};
+    SSL_CTX *sctx = server_ctx(policies[0]);
+    struct swap_worker w[2] = {{sctx, client_ctx(alice, TLS1_3_VERSION), 0, 0, 0},
+                               {sctx, client_ctx(alice, TLS1_2_VERSION), 0, 0, 0}};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(pthread_create(&t[i], NULL, swap_worker_run, &w[i]), 0);
+    }
+    /* Swap every 0.2 ms until both workers are done (bounded: 150 handshakes each). */
+    int swaps = 0;
+    while (atomic_load(&workers_done) < 2) {
+        assert_int_equal(mtls_ssl_ctx_attach(sctx, policies[swaps++ % 2], NULL), MTLS_OK);
+        nanosleep(&(struct timespec){0, 200000}, NULL);
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_join(t[i], NULL);
+    }
+    atomic_store(&workers_done, 0);
+    fprintf(stderr, "swap under load: %d swaps; accepted %d, refused %d, wrong %d\n", swaps,
+            w[0].accepted + w[1].accepted, w[0].refused + w[1].refused, w[0].wrong + w[1].wrong);
+    assert_int_equal(w[0].wrong + w[1].wrong, 0);
+    /* Both policies were in force during the run (hundreds of swaps per worker's run). */
+    assert_true(w[0].accepted + w[1].accepted > 0);
+    assert_true(w[0].refused + w[1].refused > 0);
+    assert_int_equal(mtls_ssl_ctx_attach(sctx, policies[1], NULL), MTLS_OK);
+    struct result last = handshake(sctx, w[0].cctx, "localhost", NULL);
+    assert_false(last.server_ok);
+    assert_int_equal(mtls_peer_reason(last.peer), MTLS_ERR_UNKNOWN_ISSUER);
+    result_free(&last);
+    for (int i = 0; i < 2; i++) {
+        SSL_CTX_free(w[i].cctx);
+        mtls_ctx_free(policies[i]);
+    }
+    SSL_CTX_free(sctx);
+}
+
 static void attach_rejects_null(void **state)
 {
     mtls_error err;
@@ -383,6 +462,7 @@ int main(void)
         cmocka_unit_test(no_matching_policy_fails_handshake),
         cmocka_unit_test(resumption_rejudged),
         cmocka_unit_test(reload_changes_session_context),
+        cmocka_unit_test(swap_during_handshakes),
         cmocka_unit_test(attach_rejects_null),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
