@@ -328,49 +328,6 @@ out:
     return rc;
 }
 
-static MTLS_RESULT build_message(struct mtls_peer *p, const struct verdict *v, X509 *bad,
-                                 CRYPTO_BUFFER *const *certs, size_t num, mtls_error *err)
-{
-    struct buf b = {0};
-    mtls_result rc = MTLS_RESULT_OK;
-    GUARD_OUT(mtlsp_buf_append_str(&b, v->reason == MTLS_OK ? "accepted" : "refused", err));
-    if (v->reason != MTLS_OK) {
-        GUARD_OUT(mtlsp_buf_append_str(&b, ": ", err));
-        GUARD_OUT(mtlsp_buf_append_str(&b, mtls_strerror(v->reason), err));
-        if (v->why != NULL) {
-            GUARD_OUT(mtlsp_buf_append_str(&b, " (", err));
-            GUARD_OUT(mtlsp_buf_append_str(&b, v->why, err));
-            GUARD_OUT(mtlsp_buf_append_str(&b, ")", err));
-        }
-    }
-    const uint8_t *der = NULL;
-    size_t len = 0;
-    uint8_t *owned = NULL;
-    if (bad != NULL) {
-        int n = i2d_X509(bad, &owned);
-        if (n > 0) {
-            der = owned;
-            len = (size_t)n;
-        }
-    } else if (num > 0) {
-        size_t i = v->depth >= 0 && (size_t)v->depth < num ? (size_t)v->depth : 0;
-        der = CRYPTO_BUFFER_data(certs[i]);
-        len = CRYPTO_BUFFER_len(certs[i]);
-    }
-    if (der != NULL) {
-        rc = mtlsp_buf_append_str(&b, ": certificate ", err);
-        if (MTLS_IS_OK(rc)) {
-            rc = mtlsp_describe_cert(&b, der, len, err);
-        }
-    }
-    OPENSSL_free(owned);
-    GUARD_OUT(rc);
-    GUARD_OUT(mtlsp_peer_set_message(p, b.data, err));
-out:
-    mtlsp_buf_free(&b);
-    return rc;
-}
-
 static MTLS_RESULT fill_peer(struct mtls_peer *p, CRYPTO_BUFFER *const *certs, size_t num,
                              mtls_error *err)
 {
@@ -403,7 +360,11 @@ MTLS_RESULT mtlsp_judge(struct mtls_peer **out, const struct mtls_ctx *ctx, size
     p->reason = v.reason;
     p->accepted = v.reason == MTLS_OK;
     p->verified = p->accepted && num_certs > 0 && mode_verifies(p->mode);
-    GUARD_OUT(build_message(p, &v, bad, certs, num_certs, err));
+    /* The message is rendered on first use (mtls_peer_message): keep what it needs. */
+    p->why = v.why;
+    p->depth = v.depth;
+    p->bad = bad;
+    bad = NULL;
     *out = p;
     p = NULL;
 out:

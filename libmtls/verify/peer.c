@@ -5,7 +5,9 @@
 #include <pthread.h>
 #include <string.h>
 
+#include <openssl/mem.h>
 #include <openssl/sha.h>
+#include <openssl/x509.h>
 
 #include "../core/buf.h"
 #include "../core/mem.h"
@@ -25,6 +27,7 @@ struct mtls_peer *mtlsp_peer_new(void)
     if (p != NULL) {
         atomic_init(&p->refs, 1);
         p->reason = MTLS_ERR_HANDSHAKE_UNVERIFIED;
+        p->depth = -1;
     }
     return p;
 }
@@ -60,17 +63,9 @@ MTLS_API void mtls_peer_free(mtls_peer *peer)
     }
     mtlsp_free(peer->cache);
     conn_info_free(&peer->conn);
+    X509_free(peer->bad);
     mtlsp_free(peer->message);
     mtlsp_free(peer);
-}
-
-MTLS_RESULT mtlsp_peer_set_message(struct mtls_peer *p, const char *msg, mtls_error *err)
-{
-    char *m = mtlsp_strdup(msg);
-    ENSURE_MEM(m);
-    mtlsp_free(p->message);
-    p->message = m;
-    return MTLS_RESULT_OK;
 }
 
 MTLS_API int mtls_peer_accepted(const mtls_peer *peer)
@@ -91,11 +86,6 @@ MTLS_API int mtls_peer_has_certificate(const mtls_peer *peer)
 MTLS_API int mtls_peer_reason(const mtls_peer *peer)
 {
     return peer != NULL ? peer->reason : MTLS_ERR_INVALID_ARGUMENT;
-}
-
-MTLS_API const char *mtls_peer_message(const mtls_peer *peer)
-{
-    return peer != NULL && peer->message != NULL ? peer->message : "";
 }
 
 MTLS_API size_t mtls_peer_policy_index(const mtls_peer *peer)
@@ -152,6 +142,71 @@ MTLS_RESULT mtlsp_describe_cert(struct buf *out, const uint8_t *der, size_t len,
 out:
     mtlsp_buf_free(&subject);
     return rc;
+}
+
+/* The certificate the message names: the one at fault, else the leaf. DER into *out_der
+ * (*out_owned to free with OPENSSL_free when it had to be encoded). */
+static void message_cert(const struct mtls_peer *p, const uint8_t **out_der, size_t *out_len,
+                         uint8_t **out_owned)
+{
+    *out_der = NULL;
+    *out_owned = NULL;
+    if (p->bad != NULL) {
+        int n = i2d_X509(p->bad, out_owned);
+        if (n > 0) {
+            *out_der = *out_owned;
+            *out_len = (size_t)n;
+        }
+        return;
+    }
+    if (p->num_certs > 0) {
+        size_t i = p->depth >= 0 && (size_t)p->depth < p->num_certs ? (size_t)p->depth : 0;
+        *out_der = CRYPTO_BUFFER_data(p->certs[i]);
+        *out_len = CRYPTO_BUFFER_len(p->certs[i]);
+    }
+}
+
+static MTLS_RESULT render_message(struct buf *b, const struct mtls_peer *p, mtls_error *err)
+{
+    GUARD(mtlsp_buf_append_str(b, p->reason == MTLS_OK ? "accepted" : "refused", err));
+    if (p->reason != MTLS_OK) {
+        GUARD(mtlsp_buf_append_str(b, ": ", err));
+        GUARD(mtlsp_buf_append_str(b, mtls_strerror(p->reason), err));
+        if (p->why != NULL) {
+            GUARD(mtlsp_buf_append_str(b, " (", err));
+            GUARD(mtlsp_buf_append_str(b, p->why, err));
+            GUARD(mtlsp_buf_append_str(b, ")", err));
+        }
+    }
+    const uint8_t *der;
+    size_t len = 0;
+    uint8_t *owned;
+    message_cert(p, &der, &len, &owned);
+    mtls_result rc = MTLS_RESULT_OK;
+    if (der != NULL) {
+        rc = mtlsp_buf_append_str(b, ": certificate ", err);
+        if (MTLS_IS_OK(rc)) {
+            rc = mtlsp_describe_cert(b, der, len, err);
+        }
+    }
+    OPENSSL_free(owned);
+    return rc;
+}
+
+MTLS_API const char *mtls_peer_message(mtls_peer *peer)
+{
+    if (peer == NULL) {
+        return "";
+    }
+    if (peer->message == NULL) {
+        struct buf b = {0};
+        if (!MTLS_IS_OK(render_message(&b, peer, NULL)) ||
+            !MTLS_IS_OK(mtlsp_buf_take(&b, &peer->message, NULL))) {
+            mtlsp_buf_free(&b);
+            return mtls_strerror(peer->reason); /* out of memory: the default sentence */
+        }
+    }
+    return peer->message;
 }
 
 /* The verify status, nginx's $ssl_client_verify style (DESIGN.md §6). */

@@ -60,7 +60,10 @@ struct mtls_peer {
     int accepted;
     int verified;
     int reason; /* MTLS_OK or MTLS_ERR_* */
-    char *message;
+    const char *why; /* static detail for the message, or NULL */
+    int depth;       /* presented certificate at fault, or -1 */
+    X509 *bad;       /* certificate at fault when known (may come from the trust store) */
+    char *message;   /* rendered on first mtls_peer_message */
     size_t policy_index;
     int mode;
     CRYPTO_BUFFER **certs; /* as presented, leaf first */
@@ -86,9 +89,6 @@ int mtlsp_judge_rejects_no_cert(const struct mtls_ctx *ctx, size_t index);
 
 /* mtlsp_peer_new: an empty peer with one reference (accepted = 0). */
 struct mtls_peer *mtlsp_peer_new(void);
-
-/* mtlsp_peer_set_message: records the verdict message (copied). */
-MTLS_RESULT mtlsp_peer_set_message(struct mtls_peer *p, const char *msg, mtls_error *err);
 
 /* mtlsp_describe_cert appends "subject \"...\" (sha256 ...)" for `der`. */
 MTLS_RESULT mtlsp_describe_cert(struct buf *out, const uint8_t *der, size_t len,

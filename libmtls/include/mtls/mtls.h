@@ -215,9 +215,12 @@ MTLS_API int mtls_peer_reason(const mtls_peer *peer);
 
 /*
  * mtls_peer_message returns a human sentence for the verdict, naming the certificate at
- * fault by subject and SHA-256 fingerprint. Borrowed: valid until `peer` is freed.
+ * fault by subject and SHA-256 fingerprint. It is rendered on the first call (so handshakes
+ * whose message nobody reads pay nothing for it) and cached: like mtls_peer_get, not
+ * thread-safe on one peer. Borrowed: valid until `peer` is freed. Never NULL; if memory runs
+ * out it returns the reason's default message (mtls_strerror).
  */
-MTLS_API const char *mtls_peer_message(const mtls_peer *peer);
+MTLS_API const char *mtls_peer_message(mtls_peer *peer);
 
 /* mtls_peer_policy_index returns the index of the policy that judged `peer`. */
 MTLS_API size_t mtls_peer_policy_index(const mtls_peer *peer);
