@@ -22,16 +22,10 @@ cat > "$work/policy.json" <<JSON
 JSON
 echo "== policy: $(cat "$work/policy.json")"
 
-"$builddir/examples/minimal-server/minimal-server" --cert "$pki/server.pem" \
-    --key "$pki/server.key.pem" --policy "$work/policy.json" --port 0 > "$work/server.out" 2>&1 &
-server_pid=$!
-port=
-for _ in $(seq 50); do
-    port=$(sed -n 's|^listening on https://127.0.0.1:\([0-9]*\)$|\1|p' "$work/server.out")
-    [ -n "$port" ] && break
-    sleep 0.1
-done
-[ -n "$port" ] || { cat "$work/server.out"; echo "demo: server did not start" >&2; exit 1; }
+. "$top/scripts/minimal-server-start.sh"
+start_minimal_server "$builddir/examples/minimal-server/minimal-server" "$pki" "$work/policy.json" \
+    "$work/server.out" "$work/server.err"
+port=$server_port
 
 url=https://localhost:$port/
 curl_args=(--silent --show-error --max-time 10 --cacert "$pki/server-ca.pem"
@@ -47,4 +41,4 @@ if curl "${curl_args[@]}" --cert "$pki/untrusted-ca.chain.pem" --key "$pki/untru
 fi
 echo
 echo "== server log"
-grep '^client ' "$work/server.out"
+grep "^client " "$work/server.err"

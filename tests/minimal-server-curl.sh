@@ -11,18 +11,11 @@ pki=$work/pki
 printf '{"mode":"require_and_verify","trusted_ca_certs_pem_files":["%s"]}\n' \
     "$pki/tutorial/ca-cert.pem" > "$work/policy.json"
 
-pid=
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true' EXIT
-"$server" --cert "$pki/server.pem" --key "$pki/server.key.pem" --policy "$work/policy.json" \
-    --port 0 > "$work/out" 2> "$work/err" &
-pid=$!
-port=
-for _ in $(seq 50); do
-    port=$(sed -n 's|^listening on https://127.0.0.1:\([0-9]*\)$|\1|p' "$work/out")
-    [ -n "$port" ] && break
-    sleep 0.1
-done
-[ -n "$port" ] || { cat "$work/err"; echo "FAIL: server did not start"; exit 1; }
+server_pid=
+trap '[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; wait 2>/dev/null || true' EXIT
+. "$(dirname "$0")/../scripts/minimal-server-start.sh"
+start_minimal_server "$server" "$pki" "$work/policy.json" "$work/out" "$work/err" || exit 1
+port=$server_port
 
 fails=0 passes=0
 req() { # req NAME CERT KEY -> prints body, returns curl status
