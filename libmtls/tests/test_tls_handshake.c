@@ -88,6 +88,8 @@ struct result {
     mtls_peer *peer;     /* server's verdict (own reference) */
     SSL_SESSION *session; /* client's session after the handshake (own reference) */
     size_t ca_names;     /* CA names in the CertificateRequest */
+    int has_index; /* mtls_ssl_get_policy_index */
+    size_t index;
 };
 
 static int step(SSL *ssl, int *done)
@@ -140,6 +142,7 @@ static struct result handshake(SSL_CTX *sctx, SSL_CTX *cctx, const char *sni,
         last_session = NULL;
     }
     res.ca_names = seen_ca_names;
+    res.has_index = mtls_ssl_get_policy_index(s, &res.index);
     res.peer = mtls_ssl_get0_peer(s);
     mtls_peer_up_ref(res.peer);
     ERR_clear_error();
@@ -258,10 +261,14 @@ static void sni_selects_policy(void **state)
     struct result strict = handshake(sctx, anon, "ADMIN.mtls.test", NULL);
     assert_false(strict.server_ok);
     assert_int_equal(mtls_peer_reason(strict.peer), MTLS_ERR_NO_CERTIFICATE);
+    assert_true(strict.has_index);
+    assert_int_equal(strict.index, 0);
     struct result open = handshake(sctx, anon, "www.mtls.test", NULL);
     assert_true(open.server_ok);
     assert_int_equal(mtls_peer_policy_index(open.peer), 1);
     assert_int_equal(mtls_peer_mode(open.peer), MTLS_MODE_OFF);
+    assert_true(open.has_index);
+    assert_int_equal(open.index, 1);
     struct result nosni = handshake(sctx, anon, NULL, NULL);
     assert_true(nosni.server_ok);
     assert_int_equal(mtls_peer_policy_index(nosni.peer), 1);
@@ -281,6 +288,7 @@ static void no_matching_policy_fails_handshake(void **state)
     struct result r = handshake(sctx, anon, "other.mtls.test", NULL);
     assert_false(r.server_ok);
     assert_int_equal(mtls_peer_reason(r.peer), MTLS_ERR_NO_MATCHING_POLICY);
+    assert_false(r.has_index);
     result_free(&r);
     SSL_CTX_free(anon);
     SSL_CTX_free(sctx);

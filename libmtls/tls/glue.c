@@ -362,6 +362,21 @@ static void fill_conn(struct mtls_peer *p, const SSL *ssl)
     }
 }
 
+MTLS_API int mtls_ssl_get_policy_index(const SSL *ssl, size_t *out_index)
+{
+    pthread_once(&idx_once, init_indexes);
+    const struct conn *c = ssl != NULL ? get_conn(ssl, 0) : NULL;
+    if (c == NULL || c->ctx == NULL || out_index == NULL) {
+        return 0;
+    }
+    /* A ClientHello that matched no policy leaves a peer carrying that reason. */
+    if (c->peer != NULL && c->peer->reason == MTLS_ERR_NO_MATCHING_POLICY) {
+        return 0;
+    }
+    *out_index = c->index;
+    return 1;
+}
+
 MTLS_API mtls_peer *mtls_ssl_get0_peer(SSL *ssl)
 {
     pthread_once(&idx_once, init_indexes);

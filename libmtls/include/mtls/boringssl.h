@@ -65,6 +65,16 @@ MTLS_API mtls_status mtls_ssl_set_addresses(SSL *ssl, const char *remote_ip, con
                                             mtls_error *err);
 
 /*
+ * mtls_ssl_get_policy_index writes the index of the connection policy that
+ * mtls_ssl_on_client_hello picked for `ssl` to `*out_index` and returns 1, or returns 0 when no
+ * policy was picked (before the ClientHello, no match, or `ssl_ctx` has no libmtls context).
+ * Servers that apply the policy's other fields (certificate_selection, protocol_min, ...: see
+ * mtls_ctx_policy_field) call it from their select-certificate callback, right after
+ * mtls_ssl_on_client_hello. Not thread-safe: use from the thread that drives `ssl`.
+ */
+MTLS_API int mtls_ssl_get_policy_index(const SSL *ssl, size_t *out_index);
+
+/*
  * mtls_ssl_get0_peer returns the verdict and identity of the client of `ssl`; call it once
  * the handshake has completed or failed. NULL before the ClientHello or when `ssl_ctx` has
  * no libmtls context. If the client sent no certificate, the verdict is the policy's
