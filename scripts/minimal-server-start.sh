@@ -1,4 +1,4 @@
-# minimal-server-start.sh - sourced by scripts/demo.sh and tests/minimal-server-curl.sh.
+# minimal-server-start.sh - sourced by tests/minimal-server-curl.sh: start minimal-server, wait for its port.
 # start_minimal_server SERVER PKIDIR POLICY OUT ERR: starts minimal-server on a free
 # 127.0.0.1 port with PKIDIR's server certificate; sets server_pid and server_port. Waits at
 # most 5 s for the "listening on" line; on failure prints ERR and returns 1.
