@@ -117,15 +117,10 @@ static const char *peer_value(mtls_peer *p, const char *name)
     return p != NULL && mtls_peer_get(p, name, &v, NULL, NULL) == MTLS_OK ? v : "";
 }
 
-/* An identity value: control bytes as \xHH, as in forwarded headers (and TAB too: a log
- * value holds no control byte at all), then JSON. */
+/* An identity value: control bytes as \xHH, as in forwarded headers, then JSON. */
 static void json_kv_identity(struct sbuf *b, const char *key, const char *v)
 {
     struct sbuf e = {0};
-    for (const char *tab; (tab = strchr(v, '\t')) != NULL; v = tab + 1) {
-        escape_value(&e, v, (size_t)(tab - v));
-        sbuf_adds(&e, "\\x09");
-    }
     escape_value(&e, v, strlen(v));
     sbuf_addc(b, ',');
     json_str(b, key, strlen(key));

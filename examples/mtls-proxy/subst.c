@@ -210,7 +210,7 @@ void escape_value(struct sbuf *out, const char *s, size_t n)
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if ((c >= 0x20 && c != 0x7f) || c == '\t') {
+        if (c >= 0x20 && c != 0x7f) {
             continue;
         }
         sbuf_add(out, s + run, i - run);

@@ -36,13 +36,14 @@ void tmpl_free(struct tmpl *t);
 int tmpl_is_identity(const struct tmpl *t);
 
 /*
- * tmpl_render appends the rendered value to `out`. Control bytes in rendered values (a DN
- * may hold CR, LF, NUL: Go passes them through and then fails the request with 502) are
- * written as \xHH, so a value can never split a header: a deliberate difference from Caddy.
+ * tmpl_render appends the rendered value to `out`. Control bytes (0x00-0x1f, TAB included,
+ * and 0x7f) in rendered values are written as \xHH: a DN may hold CR, LF, NUL or TAB, and
+ * Go passes them through and then fails the request with 502 (or forwards a raw TAB). No
+ * value can split or bend a header: a deliberate difference from Caddy.
  */
 void tmpl_render(const struct tmpl *t, const struct req_ctx *rc, struct sbuf *out);
 
-/* escape_value appends `n` bytes of `s` with control bytes as \xHH. */
+/* escape_value appends `n` bytes of `s` with control bytes (TAB too) as \xHH. */
 void escape_value(struct sbuf *out, const char *s, size_t n);
 
 #endif /* MTLS_PROXY_SUBST_H */

@@ -139,7 +139,7 @@ static void test_control_bytes_escaped_in_values(void **state)
     struct sbuf b = {0};
     escape_value(&b, "CN=a\r\nX-Evil: 1\x7f\t\0z", 19);
     sbuf_addc(&b, '\0');
-    assert_string_equal(b.p, "CN=a\\x0d\\x0aX-Evil: 1\\x7f\t\\x00z");
+    assert_string_equal(b.p, "CN=a\\x0d\\x0aX-Evil: 1\\x7f\\x09\\x00z");
     sbuf_free(&b);
     const char *set[] = {"X-Path={http.request.uri.path}"};
     struct handler *h = handler_new(set, 1, NULL);
