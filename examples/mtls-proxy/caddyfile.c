@@ -100,7 +100,9 @@ static int out_put(struct sb_out *o, const char *s, size_t n)
         o->p = np;
         o->cap = nc;
     }
-    memcpy(o->p + o->n, s, n);
+    if (n > 0) {
+        memcpy(o->p + o->n, s, n);
+    }
     o->n += n;
     o->p[o->n] = '\0';
     return 0;
@@ -146,6 +148,9 @@ const char *cf_replace_shorthands(struct cf_ctx *ctx, const char *s)
         return s;
     }
     struct sb_out o = {NULL, 0, 0, ctx};
+    if (out_put(&o, "", 0) != 0) {
+        return NULL;
+    }
     for (size_t i = 0; s[i] != '\0';) {
         size_t adv = 0;
         if (s[i] == '{') {
@@ -172,6 +177,9 @@ const char *cf_replace_shorthands(struct cf_ctx *ctx, const char *s)
     for (size_t k = 0; k < sizeof(regexp_shorthands) / sizeof(regexp_shorthands[0]); k++) {
         const char *in = o.p;
         struct sb_out r = {NULL, 0, 0, ctx};
+        if (out_put(&r, "", 0) != 0) {
+            return NULL;
+        }
         for (size_t i = 0; in[i] != '\0';) {
             size_t cs, cl, m = regexp_match(in + i, k, &cs, &cl);
             if (m == 0) {
@@ -186,9 +194,6 @@ const char *cf_replace_shorthands(struct cf_ctx *ctx, const char *s)
                 return NULL;
             }
             i += m;
-        }
-        if (r.p == NULL && out_put(&r, "", 0) != 0) {
-            return NULL;
         }
         o = r;
     }
@@ -282,12 +287,27 @@ static int parse_bind(struct cf_ctx *ctx, const struct cf_segment *seg, struct c
         if (strcmp(cf_disp_val(&d), "{") == 0) {
             return cf_disp_err(&d, "bind takes no block");
         }
-        struct cf_strv args;
-        if (cf_disp_remaining_args(&d, &args) != 0) {
-            return -1;
-        }
-        for (size_t i = 0; i < args.n; i++) {
-            if (cf_strv_push(ctx, &pile->bind, args.v[i]) != 0) {
+        while (cf_disp_next_arg(&d)) {
+            const char *host = cf_disp_val(&d);
+            size_t l = strlen(host);
+            char *h = cf_strndup(ctx, host, l);
+            uint8_t ip[16];
+            int v4;
+            if (h == NULL) {
+                return -1;
+            }
+            if (strchr(host, '/') != NULL || strchr(host, '{') != NULL) {
+                const char *what = cf_printf(ctx, "bind %s (network types and placeholders)", host);
+                return cf_unsupported(ctx, cf_disp_token(&d), what ? what : "bind");
+            }
+            if (l >= 2 && host[0] == '[' && host[l - 1] == ']') {
+                h[l - 1] = '\0';
+                h++;
+            }
+            if (strchr(h, ':') != NULL && cf_parse_ip(h, ip, &v4) != 0) {
+                return cf_disp_err(&d, "bind %s: give a host or IP address without a port", host);
+            }
+            if (cf_strv_push(ctx, &pile->bind, host) != 0) {
                 return -1;
             }
         }
@@ -402,6 +422,7 @@ json_t *cf_adapt(const char *text, size_t len, const char *filename, char *err, 
     struct cf_site *sites = NULL;
     size_t nsites = 0, first = 0;
     json_t *root = NULL;
+    int ok = 0;
     cf_ctx_init(&ctx, err, err_len);
     memset(&g, 0, sizeof(g));
     if (opts != NULL) {
@@ -437,9 +458,13 @@ json_t *cf_adapt(const char *text, size_t len, const char *filename, char *err, 
         cf_build_config(&ctx, sites, nsites, &g, root) != 0 || add_globals(&ctx, &g, root) != 0) {
         goto out;
     }
+    ok = 1;
 out:
     free_sites(sites, nsites);
-    if (ctx.failed) {
+    if (!ok || ctx.failed) {
+        if (!ctx.failed) {
+            cf_fail(&ctx, NULL, "%s: internal error while adapting the Caddyfile", filename);
+        }
         json_decref(root);
         root = NULL;
     }

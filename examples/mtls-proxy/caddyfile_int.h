@@ -4,12 +4,15 @@
  * The adapter mirrors Caddy 2.6.2's caddyconfig/caddyfile (lexer, parser, dispenser) and
  * caddyconfig/httpcaddyfile (site blocks -> servers) for the subset mtls-proxy runs:
  *   caddyfile_lex.c    env substitution and the lexer
- *   caddyfile_parse.c  server blocks, snippets, imports; the token dispenser
+ *   caddyfile_parse.c  server blocks, snippets, imports
+ *   caddyfile_disp.c   the token dispenser of the directive parsers
  *   caddyfile_tls.c    the tls directive, PEM bundles, connection policies
  *   caddyfile_proxy.c  the reverse_proxy directive
- *   caddyfile_site.c   addresses, listeners, servers, the tls app
+ *   caddyfile_site.c   addresses, listeners, servers and routes
+ *   caddyfile_tlsapp.c the tls app (load_files, automate, automation policies)
  *   caddyfile.c        caddyfile_adapt: global options, directives, JSON output
- *   caddyfile_util.c   arena, vectors, errors and ports of Go library functions
+ *   caddyfile_util.c   arena, vectors, errors, file access
+ *   caddyfile_gostd.c  ports of Go library functions whose behaviour shows in the output
  *
  * Memory: everything lives in one arena per adapt call (struct cf_ctx), freed at the end;
  * jansson values are built only for output. The arena has a byte budget and the parser a
@@ -25,7 +28,7 @@
 #include <jansson.h>
 
 #define CF_ARENA_BUDGET ((size_t)64 << 20)  /* bytes per adapt call */
-#define CF_TOKEN_BUDGET ((size_t)200000)    /* tokens produced by lexing + imports */
+#define CF_TOKEN_BUDGET ((size_t)100000)    /* tokens produced by lexing + imports */
 #define CF_IMPORT_DEPTH 32                  /* nested imports (snippets or files) */
 #define CF_FILE_MAX ((size_t)4 << 20)       /* bytes of one Caddyfile / PEM file */
 
@@ -86,7 +89,7 @@ struct cf_blocks {
     size_t n, cap;
 };
 
-/* --- caddyfile_util.c --- */
+/* --- caddyfile_util.c (and caddyfile_gostd.c: Go library behaviour) --- */
 void cf_ctx_init(struct cf_ctx *ctx, char *err, size_t err_len);
 void cf_ctx_free(struct cf_ctx *ctx);
 void *cf_alloc(struct cf_ctx *ctx, size_t n);
@@ -136,7 +139,11 @@ int cf_lex(struct cf_ctx *ctx, const char *input, size_t len, const char *file,
 /* --- caddyfile_parse.c --- */
 int cf_parse(struct cf_ctx *ctx, const char *text, size_t len, const char *filename,
              struct cf_blocks *out);
+int cf_line_breaks(const struct cf_token *t);
+/* Caddy's "same line": same file and cur's last line is next's line */
+int cf_same_line(const struct cf_token *cur, const struct cf_token *next);
 
+/* --- caddyfile_disp.c --- */
 /* Dispenser over one segment (Caddy's caddyfile.Dispenser, 2.6.2 semantics). */
 struct cf_disp {
     struct cf_ctx *ctx;
@@ -224,10 +231,44 @@ struct cf_site {
     struct cf_pile pile;
 };
 
+/* A site address (httpcaddyfile.Address, normalised) and its token. */
+struct addr {
+    const char *original, *scheme, *host, *port, *path;
+    const struct cf_token *tok;
+};
+
+struct sblock {
+    struct cf_site *site;
+    struct cf_strv rawkeys;
+    struct addr *keys;
+    size_t nkeys;
+};
+
+struct sbvec {
+    struct sblock **v;
+    size_t n, cap;
+};
+
+struct pairing {
+    struct cf_strv addresses;
+    struct sbvec blocks;
+};
+
+struct build {
+    struct cf_ctx *ctx;
+    const struct cf_global *g;
+    const char *http_port, *https_port;
+};
+
 int cf_pile_add_policy(struct cf_ctx *ctx, struct cf_pile *pile, struct cf_policy *p);
 int cf_pile_add_loader(struct cf_ctx *ctx, struct cf_pile *pile, struct cf_loadfile lf);
 int cf_build_config(struct cf_ctx *ctx, struct cf_site *sites, size_t nsites,
                     const struct cf_global *g, json_t *root);
+int cf_hosts_from_keys(struct cf_ctx *ctx, const struct sblock *sb, struct cf_strv *out);
+int cf_listeners_use_port_other_than(const struct cf_strv *listen, const char *port);
+
+/* --- caddyfile_tlsapp.c --- */
+json_t *cf_tls_app(struct build *b, struct pairing *p, size_t np);
 
 /* Replace Caddyfile placeholder shorthands ({host}, {header.X}, ...) like Caddy 2.6.2. */
 const char *cf_replace_shorthands(struct cf_ctx *ctx, const char *s);

@@ -1,6 +1,6 @@
 /*
- * caddyfile_parse.c - server blocks, snippets and imports (Caddy 2.6.2 parse.go) and the
- * token dispenser (dispenser.go) the directive parsers use.
+ * caddyfile_parse.c - server blocks, snippets and imports (Caddy 2.6.2 caddyfile/parse.go),
+ * with imports bounded in depth (cycles and nesting) and in tokens produced.
  *
  * Caddy splices imported tokens into one flat token slice at the cursor; this keeps the
  * same cursor semantics on a gap buffer (tokens up to the cursor in `lo`, the rest reversed
@@ -13,6 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#ifndef GLOB_PERIOD
+#define GLOB_PERIOD 0 /* GNU: let '*' match a leading dot, as Go's filepath.Glob does */
+#endif
 
 struct snippet {
     const char *name;
@@ -42,10 +46,31 @@ static int push_tok(struct cf_ctx *ctx, struct cf_token **v, size_t *n, size_t *
                     const struct cf_token *t)
 {
     if (*n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 64;
+        size_t nc = *cap ? *cap * 2 : 8;
         struct cf_token *nv = cf_grow(ctx, *v, *n * sizeof(**v), nc * sizeof(**v));
         if (nv == NULL) {
             return -1;
+        }
+        *v = nv;
+        *cap = nc;
+    }
+    (*v)[(*n)++] = *t;
+    return 0;
+}
+
+/* The gap buffer lives on the heap (realloc), not in the arena, so that growing it does
+ * not leave dead copies behind; cf_parse frees it. */
+static int gap_push(struct parser *p, struct cf_token **v, size_t *n, size_t *cap,
+                    const struct cf_token *t)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 256;
+        if (nc > SIZE_MAX / sizeof(**v)) {
+            return cf_oom(p->ctx);
+        }
+        struct cf_token *nv = realloc(*v, nc * sizeof(**v));
+        if (nv == NULL) {
+            return cf_oom(p->ctx);
         }
         *v = nv;
         *cap = nc;
@@ -66,12 +91,14 @@ static int p_sync(struct parser *p)
         want = n;
     }
     while ((long)p->lo_n < want) {
-        if (push_tok(p->ctx, &p->lo, &p->lo_n, &p->lo_cap, &p->hi[--p->hi_n]) != 0) {
+        struct cf_token t = p->hi[--p->hi_n];
+        if (gap_push(p, &p->lo, &p->lo_n, &p->lo_cap, &t) != 0) {
             return -1;
         }
     }
     while ((long)p->lo_n > want) {
-        if (push_tok(p->ctx, &p->hi, &p->hi_n, &p->hi_cap, &p->lo[--p->lo_n]) != 0) {
+        struct cf_token t = p->lo[--p->lo_n];
+        if (gap_push(p, &p->hi, &p->hi_n, &p->hi_cap, &t) != 0) {
             return -1;
         }
     }
@@ -114,7 +141,7 @@ static int p_next(struct parser *p)
     return 0;
 }
 
-static int line_breaks(const struct cf_token *t)
+int cf_line_breaks(const struct cf_token *t)
 {
     int n = 0;
     for (const char *s = t->text; *s; s++) {
@@ -128,12 +155,12 @@ static int next_on_new_line(const struct cf_token *cur, const struct cf_token *n
     if (strcmp(cur->file, next->file) != 0) {
         return 1;
     }
-    return cur->line + line_breaks(cur) < next->line;
+    return cur->line + cf_line_breaks(cur) < next->line;
 }
 
-static int same_line(const struct cf_token *cur, const struct cf_token *next)
+int cf_same_line(const struct cf_token *cur, const struct cf_token *next)
 {
-    return strcmp(cur->file, next->file) == 0 && cur->line + line_breaks(cur) == next->line;
+    return strcmp(cur->file, next->file) == 0 && cur->line + cf_line_breaks(cur) == next->line;
 }
 
 static int p_is_new_line(const struct parser *p)
@@ -155,7 +182,7 @@ static int p_next_on_same_line(struct parser *p)
     if (p->cursor >= (long)p_len(p)) {
         return 0;
     }
-    if (p->cursor < (long)p_len(p) - 1 && same_line(p_at(p, p->cursor), p_at(p, p->cursor + 1))) {
+    if (p->cursor < (long)p_len(p) - 1 && cf_same_line(p_at(p, p->cursor), p_at(p, p->cursor + 1))) {
         return p_move(p, 1) == 0;
     }
     return 0;
@@ -390,7 +417,9 @@ static int import_files(struct parser *p, const struct cf_token *imp, const char
         if (strpbrk(glob_pattern, "*?[]") != NULL) {
             return 0; /* Caddy only warns: no files matching import glob pattern */
         }
-        return p_err(p, "File to import not found: %s", pattern);
+        return p_err(p, "File to import not found: %s (no snippet or file of that name; a "
+                        "snippet must be defined before it is imported)",
+                     pattern);
     }
     if (rc != 0) {
         globfree(&g);
@@ -448,22 +477,27 @@ static int do_import(struct parser *p)
         fr->name = node;
         fr->parent = imp.frame;
         fr->depth = imp.frame ? imp.frame->depth + 1 : 1;
-        for (size_t i = 0; i < sn->n; i++) {
-            struct cf_token t = sn->tok[i];
-            t.frame = fr;
-            if (push_tok(p->ctx, &imported, &ni, &capi, &t) != 0) {
-                return -1;
-            }
+        if (sn->n > CF_TOKEN_BUDGET - p->ctx->tokens_made) {
+            return p_err(p, "too many tokens after imports (more than %zu)",
+                         (size_t)CF_TOKEN_BUDGET);
         }
+        imported = cf_alloc(p->ctx, (sn->n ? sn->n : 1) * sizeof(*imported));
+        if (imported == NULL) {
+            return -1;
+        }
+        for (size_t i = 0; i < sn->n; i++) {
+            imported[i] = sn->tok[i];
+            imported[i].frame = fr;
+        }
+        ni = capi = sn->n;
     } else if (import_files(p, &imp, pattern, &imported, &ni, &capi) != 0) {
         return -1;
     }
     if (sn != NULL) {
         p->ctx->tokens_made += ni;
-        if (p->ctx->tokens_made > CF_TOKEN_BUDGET) {
-            return p_err(p, "too many tokens after imports (more than %zu)",
-                         (size_t)CF_TOKEN_BUDGET);
-        }
+    }
+    if (p->ctx->tokens_made > CF_TOKEN_BUDGET) {
+        return p_err(p, "too many tokens after imports (more than %zu)", (size_t)CF_TOKEN_BUDGET);
     }
     for (size_t i = 0; i < ni; i++) {
         imported[i].text = replace_args(p->ctx, imported[i].text, &args);
@@ -472,9 +506,12 @@ static int do_import(struct parser *p)
         }
     }
     /* splice: drop import, pattern and args (the last args.n + 2 tokens of lo) */
+    if (p->ctx->failed || p->lo_n < args.n + 2 || p->cursor + 1 != (long)p->lo_n) {
+        return -1;
+    }
     p->lo_n -= args.n + 2;
     for (size_t i = ni; i > 0; i--) {
-        if (push_tok(p->ctx, &p->hi, &p->hi_n, &p->hi_cap, &imported[i - 1]) != 0) {
+        if (gap_push(p, &p->hi, &p->hi_n, &p->hi_cap, &imported[i - 1]) != 0) {
             return -1;
         }
     }
@@ -728,43 +765,15 @@ static int begin(struct parser *p)
     return block_contents(p);
 }
 
-int cf_parse(struct cf_ctx *ctx, const char *text, size_t len, const char *filename,
-             struct cf_blocks *out)
+static int parse_all(struct parser *p, struct cf_blocks *out)
 {
-    struct parser p;
-    memset(&p, 0, sizeof(p));
-    p.ctx = ctx;
-    p.cursor = -1;
-    p.main_file = filename;
-    struct cf_frame *root = cf_alloc(ctx, sizeof(*root));
-    if (root == NULL) {
-        return -1;
-    }
-    root->name = cf_abs_path(ctx, filename);
-    if (root->name == NULL) {
-        return -1;
-    }
-    struct cf_token *toks;
-    size_t n;
-    if (cf_lex(ctx, text, len, filename, root, &toks, &n) != 0) {
-        return -1;
-    }
-    /* all tokens start in hi (reversed), the cursor before the first one */
-    p.hi = cf_alloc(ctx, (n ? n : 1) * sizeof(*p.hi));
-    if (p.hi == NULL) {
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++) {
-        p.hi[i] = toks[n - 1 - i];
-    }
-    p.hi_n = p.hi_cap = n;
-    memset(out, 0, sizeof(*out));
-    while (p_next(&p)) {
-        memset(&p.block, 0, sizeof(p.block));
-        if (begin(&p) != 0) {
+    struct cf_ctx *ctx = p->ctx;
+    while (p_next(p)) {
+        memset(&p->block, 0, sizeof(p->block));
+        if (begin(p) != 0) {
             return -1;
         }
-        if (p.block.keys.n > 0 || p.block.nseg > 0) {
+        if (p->block.keys.n > 0 || p->block.nseg > 0) {
             if (out->n == out->cap) {
                 size_t nc = out->cap ? out->cap * 2 : 8;
                 struct cf_block *nb = cf_grow(ctx, out->v, out->n * sizeof(*nb), nc * sizeof(*nb));
@@ -774,186 +783,43 @@ int cf_parse(struct cf_ctx *ctx, const char *text, size_t len, const char *filen
                 out->v = nb;
                 out->cap = nc;
             }
-            out->v[out->n++] = p.block;
+            out->v[out->n++] = p->block;
         }
-        if (p.nesting > 0) {
-            return p_err(&p, "unexpected EOF");
+        if (p->nesting > 0) {
+            return p_err(p, "unexpected EOF");
         }
     }
     return ctx->failed ? -1 : 0;
 }
 
-/* ---- dispenser over a segment (Caddy 2.6.2 dispenser.go) ---- */
-
-void cf_disp_init(struct cf_disp *d, struct cf_ctx *ctx, const struct cf_token *tok, size_t n)
+int cf_parse(struct cf_ctx *ctx, const char *text, size_t len, const char *filename,
+             struct cf_blocks *out)
 {
-    d->ctx = ctx;
-    d->tok = tok;
-    d->n = n;
-    d->cursor = -1;
-    d->nesting = 0;
-}
-
-int cf_disp_next(struct cf_disp *d)
-{
-    if (d->cursor < (long)d->n - 1) {
-        d->cursor++;
-        return 1;
-    }
-    return 0;
-}
-
-int cf_disp_prev(struct cf_disp *d)
-{
-    if (d->cursor > -1) {
-        d->cursor--;
-        return d->cursor > -1;
-    }
-    return 0;
-}
-
-static int d_next_on_same_line(struct cf_disp *d)
-{
-    if (d->cursor < 0) {
-        d->cursor++;
-        return 1;
-    }
-    if (d->cursor >= (long)d->n) {
-        return 0;
-    }
-    if (d->cursor < (long)d->n - 1 && same_line(&d->tok[d->cursor], &d->tok[d->cursor + 1])) {
-        d->cursor++;
-        return 1;
-    }
-    return 0;
-}
-
-int cf_disp_next_arg(struct cf_disp *d)
-{
-    if (!d_next_on_same_line(d)) {
-        return 0;
-    }
-    if (strcmp(cf_disp_val(d), "{") == 0) {
-        d->cursor--;
-        return 0;
-    }
-    return 1;
-}
-
-int cf_disp_next_block(struct cf_disp *d, int initial)
-{
-    if (d->nesting > initial) {
-        if (!cf_disp_next(d)) {
-            return 0;
-        }
-        if (strcmp(cf_disp_val(d), "}") == 0 && !d_next_on_same_line(d)) {
-            d->nesting--;
-        } else if (strcmp(cf_disp_val(d), "{") == 0 && !d_next_on_same_line(d)) {
-            d->nesting++;
-        }
-        return d->nesting > initial;
-    }
-    if (!d_next_on_same_line(d)) {
-        return 0;
-    }
-    if (strcmp(cf_disp_val(d), "{") != 0) {
-        d->cursor--;
-        return 0;
-    }
-    cf_disp_next(d);
-    if (strcmp(cf_disp_val(d), "}") == 0) {
-        return 0;
-    }
-    d->nesting++;
-    return 1;
-}
-
-const struct cf_token *cf_disp_token(const struct cf_disp *d)
-{
-    if (d->cursor < 0 || d->cursor >= (long)d->n) {
-        return NULL;
-    }
-    return &d->tok[d->cursor];
-}
-
-const char *cf_disp_val(const struct cf_disp *d)
-{
-    const struct cf_token *t = cf_disp_token(d);
-    return t ? t->text : "";
-}
-
-int cf_disp_remaining_args(struct cf_disp *d, struct cf_strv *out)
-{
+    struct parser p;
+    int rc = -1;
+    memset(&p, 0, sizeof(p));
     memset(out, 0, sizeof(*out));
-    while (cf_disp_next_arg(d)) {
-        if (cf_strv_push(d->ctx, out, cf_disp_val(d)) != 0) {
-            return -1;
+    p.ctx = ctx;
+    p.cursor = -1;
+    p.main_file = filename;
+    struct cf_frame *root = cf_alloc(ctx, sizeof(*root));
+    if (root == NULL || (root->name = cf_abs_path(ctx, filename)) == NULL) {
+        return -1;
+    }
+    struct cf_token *toks;
+    size_t n;
+    if (cf_lex(ctx, text, len, filename, root, &toks, &n) != 0) {
+        return -1;
+    }
+    /* all tokens start in hi (reversed), the cursor before the first one */
+    for (size_t i = n; i > 0; i--) {
+        if (gap_push(&p, &p.hi, &p.hi_n, &p.hi_cap, &toks[i - 1]) != 0) {
+            goto out;
         }
     }
-    return 0;
-}
-
-int cf_disp_count_remaining_args(struct cf_disp *d)
-{
-    int count = 0;
-    while (cf_disp_next_arg(d)) {
-        count++;
-    }
-    for (int i = 0; i < count; i++) {
-        cf_disp_prev(d);
-    }
-    return count;
-}
-
-/* NextSegment + NewDispenser: the current token, its arguments and its block. */
-int cf_disp_next_segment(struct cf_disp *d, struct cf_disp *sub)
-{
-    long start = d->cursor;
-    while (cf_disp_next_arg(d)) {
-    }
-    long end = d->cursor; /* the last argument */
-    int opened = 0;
-    for (int nesting = d->nesting; cf_disp_next_block(d, nesting);) {
-        opened = 1;
-    }
-    if (opened) {
-        end = d->cursor; /* the closing brace */
-    }
-    if (start < 0) {
-        start = 0;
-    }
-    size_t n = end >= start ? (size_t)(end - start + 1) : 0;
-    if (start + (long)n > (long)d->n) {
-        n = d->n - (size_t)start;
-    }
-    cf_disp_init(sub, d->ctx, d->tok + start, n);
-    return 0;
-}
-
-static const struct cf_token *d_where(const struct cf_disp *d)
-{
-    const struct cf_token *t = cf_disp_token(d);
-    if (t == NULL && d->n > 0) {
-        t = &d->tok[d->cursor < 0 ? 0 : d->n - 1];
-    }
-    return t;
-}
-
-int cf_disp_err(struct cf_disp *d, const char *fmt, ...)
-{
-    char msg[768];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    return cf_fail(d->ctx, d_where(d), "%s", msg);
-}
-
-int cf_disp_arg_err(struct cf_disp *d)
-{
-    if (strcmp(cf_disp_val(d), "{") == 0) {
-        return cf_disp_err(d, "unexpected token '{', expecting argument");
-    }
-    return cf_disp_err(d, "wrong argument count or unexpected line ending after '%s'",
-                       cf_disp_val(d));
+    rc = parse_all(&p, out);
+out:
+    free(p.lo);
+    free(p.hi);
+    return rc;
 }
