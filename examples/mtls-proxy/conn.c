@@ -728,6 +728,10 @@ static void drive(struct conn *c)
         conn_close(c);
         return;
     }
+    if (c->state == C_REQ_HEAD && bq_size(&c->in) == 0 && bq_size(&c->out) == 0) {
+        bq_free(&c->in); /* an idle keep-alive connection holds no buffers */
+        bq_free(&c->out);
+    }
     update_events(c);
 }
 
