@@ -19,14 +19,29 @@
 
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 
-/* Length of the valid UTF-8 sequence at `s` (at most `n` bytes), 0 if invalid. */
+/* Length of the valid UTF-8 sequence at `s` (at most `n` bytes), 0 if invalid: no overlong
+ * forms, no surrogates, nothing above U+10FFFF (RFC 3629 table 3.7). */
 static size_t utf8_len(const unsigned char *s, size_t n)
 {
-    size_t len = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
-    if (len == 0 || len > n || s[0] > 0xf4) {
+    unsigned char lo = 0x80, hi = 0xbf;
+    size_t len;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+        len = 2;
+    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        len = 3;
+        lo = s[0] == 0xe0 ? 0xa0 : 0x80;
+        hi = s[0] == 0xed ? 0x9f : 0xbf;
+    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        len = 4;
+        lo = s[0] == 0xf0 ? 0x90 : 0x80;
+        hi = s[0] == 0xf4 ? 0x8f : 0xbf;
+    } else {
         return 0;
     }
-    for (size_t i = 1; i < len; i++) {
+    if (len > n || s[1] < lo || s[1] > hi) {
+        return 0;
+    }
+    for (size_t i = 2; i < len; i++) {
         if ((s[i] & 0xc0) != 0x80) {
             return 0;
         }

@@ -27,6 +27,15 @@ static void drive(struct conn *c);
 
 /* ---- lifetime -------------------------------------------------------------------------- */
 
+/* Every request gets one access-log line, also one cut short by either side. */
+static void log_once(struct conn *c)
+{
+    if (!c->logged) {
+        c->logged = 1;
+        log_request(c);
+    }
+}
+
 static void reset_request(struct conn *c)
 {
     free(c->log_method);
@@ -38,6 +47,7 @@ static void reset_request(struct conn *c)
     c->req = REQ_NONE;
     c->resp = RESP_HEAD;
     c->status = 0;
+    c->logged = 0;
     c->bytes_read = c->bytes_written = 0;
     c->resp_started = 0;
     c->body_sent = 0;
@@ -49,6 +59,12 @@ static void reset_request(struct conn *c)
 void conn_close(struct conn *c)
 {
     struct worker *w = c->w;
+    if (c->log_method != NULL && !c->logged) {
+        if (c->status == 0) {
+            c->status = 499; /* nginx's "client closed request": no answer was given */
+        }
+        log_once(c);
+    }
     if (c->up != NULL) {
         up_release(c->up, 0);
     }
@@ -90,7 +106,8 @@ static void set_timer(struct conn *c, enum timer_kind t, int ms)
     c->deadline = ms > 0 ? now_ms() + ms : 0;
 }
 
-void conn_accept(struct worker *w, struct srv *s, int fd, const struct sockaddr_storage *ss)
+void conn_accept(struct worker *w, struct srv *s, const char *listener, int fd,
+                 const struct sockaddr_storage *ss)
 {
     struct conn *c = calloc(1, sizeof(*c));
     if (c == NULL) {
@@ -100,6 +117,7 @@ void conn_accept(struct worker *w, struct srv *s, int fd, const struct sockaddr_
     c->ev.kind = EV_CLIENT;
     c->w = w;
     c->srv = s;
+    c->listener = listener;
     c->fd = fd;
     runtime_up_ref(s->rt);
     atomic_fetch_add(&g_conns, 1);
@@ -127,6 +145,7 @@ void conn_accept(struct worker *w, struct srv *s, int fd, const struct sockaddr_
         conn_close(c);
         return;
     }
+    SSL_set_app_data(c->ssl, c); /* for conn_rebind */
     SSL_set_accept_state(c->ssl);
     set_timer(c, T_HANDSHAKE, g_opts.handshake_timeout_ms);
     c->state = C_HANDSHAKE;
@@ -207,7 +226,7 @@ static void respond_error(struct conn *c, int status, const char *why)
         up_release(c->up, 0);
         c->up = NULL;
     }
-    log_request(c);
+    log_once(c);
     c->served++;
     if (keep && c->state != C_CLOSING) {
         reset_request(c);
@@ -365,11 +384,14 @@ static int pump_request_body(struct conn *c)
     }
     struct h1_error e = {0, NULL};
     size_t avail = bq_size(&c->in);
-    if (!bq_room(&u->out, avail)) {
+    if (!bq_room(&u->out, avail + 2)) {
         c->state = C_CLOSING; /* out of memory: every byte scanned must be forwarded */
         c->close_after = 1;
         return 0;
     }
+    /* Request trailers are dropped (the final CRLF is written instead): a client could put
+     * an identity header there, and some upstreams merge trailers into the headers. */
+    int trailers = c->req_body.in_trailers;
     long n = h1_body_scan(&c->req_body, c->in.p + c->in.off, avail, &e);
     if (n < 0) {
         if (c->resp_started) {
@@ -380,13 +402,17 @@ static int pump_request_body(struct conn *c)
         respond_error(c, 400, e.why ? e.why : "malformed request body");
         return 0;
     }
-    if (n > 0) {
+    if (n > 0 && !trailers) {
         memcpy(u->out.p + u->out.len, c->in.p + c->in.off, (size_t)n);
         u->out.len += (size_t)n;
-        bq_consume(&c->in, (size_t)n);
-        c->body_sent += (uint64_t)n;
     }
+    bq_consume(&c->in, (size_t)n);
+    c->body_sent += (uint64_t)n;
     if (c->req_body.done) {
+        if (trailers) {
+            memcpy(u->out.p + u->out.len, "\r\n", 2);
+            u->out.len += 2;
+        }
         c->req = REQ_DONE;
     }
     return n > 0;
@@ -585,7 +611,7 @@ static void handshake(struct conn *c)
 
 static void finish_exchange(struct conn *c)
 {
-    log_request(c);
+    log_once(c);
     c->served++;
     int reuse = c->resp_keep_alive && c->req == REQ_DONE && c->up != NULL && !c->up->eof;
     if (c->up != NULL) {
@@ -682,7 +708,7 @@ static int step(struct conn *c)
         progress |= pump_tunnel(c);
         if ((c->client_eof || c->up->eof) && bq_size(&c->up->in) == 0 &&
             bq_size(&c->up->out) == 0) {
-            log_request(c);
+            log_once(c);
             c->state = C_CLOSING;
             c->close_after = 1;
         }
@@ -777,6 +803,30 @@ void conn_timeout(struct conn *c, int64_t now)
         break;
     }
     drive(c);
+}
+
+int conn_rebind(SSL *ssl)
+{
+    struct conn *c = SSL_get_app_data(ssl);
+    if (c == NULL || c->srv->rt->generation == atomic_load(&g_gen)) {
+        return 1;
+    }
+    /* Accepted before a reload, ClientHello after it: judge it by the new configuration. */
+    struct runtime *rt = runtime_current();
+    for (size_t i = 0; rt != NULL && i < rt->num_srvs; i++) {
+        struct srv *s = &rt->srvs[i];
+        for (size_t j = 0; j < s->num_listeners; j++) {
+            const char *addr = rt->listeners[s->listeners[j]].addr;
+            if (strcmp(addr, c->listener) == 0 && SSL_set_SSL_CTX(ssl, s->ssl_ctx) != NULL) {
+                runtime_free(c->srv->rt);
+                c->srv = s; /* the reference from runtime_current moves to the connection */
+                c->listener = addr;
+                return 1;
+            }
+        }
+    }
+    runtime_free(rt);
+    return 0; /* the listener is gone from the new configuration */
 }
 
 void conn_retire(struct conn *c)

@@ -549,9 +549,14 @@ static const char *size_digit(struct h1_body *b, unsigned char c)
     if (v < 0) {
         return b->digits == 0 ? "chunk size is not hex" : ext_next(b, c, "junk after chunk size");
     }
-    /* 16 hex digits fill a uint64_t exactly, so a 17th (even a leading zero) is refused. */
+    /* 16 hex digits fill a uint64_t, so a 17th (even a leading zero) is refused; and, as for
+     * Content-Length, sizes above INT64_MAX are: an upstream reading them as signed 64-bit
+     * numbers would see a negative size. */
     if (b->digits == 16) {
         return "chunk size too long";
+    }
+    if (b->remaining > ((uint64_t)INT64_MAX - (uint64_t)v) / 16) {
+        return "chunk size overflows";
     }
     b->digits++;
     b->remaining = b->remaining * 16 + (uint64_t)v;
@@ -689,6 +694,10 @@ static long scan_chunked(struct h1_body *b, const char *p, size_t len, struct h1
             return fail(err, 400, why);
         }
         i++;
+        if (b->state == CS_TRAILER && !b->in_trailers) {
+            b->in_trailers = 1; /* stop here: the caller may drop the trailer section */
+            return (long)i;
+        }
     }
     return (long)i;
 }

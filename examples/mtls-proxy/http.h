@@ -124,6 +124,8 @@ struct h1_body {
     uint32_t line_len;  /* CHUNKED: bytes in the current size/trailer line (bounded) */
     uint32_t trailer_len;
     uint32_t digits;
+    int in_trailers;    /* CHUNKED: past the last chunk, in the trailer section (and its
+                         * final CRLF); a scan never returns bytes of both sides of this */
     int done;
 };
 

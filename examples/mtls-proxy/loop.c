@@ -23,6 +23,7 @@ struct lev {
     struct ev ev;
     int fd;
     struct srv *srv;
+    const char *addr; /* the listener's configured address */
 };
 
 void worker_set_events(struct worker *w, int fd, struct ev *ev, uint32_t *registered,
@@ -92,6 +93,7 @@ static void sync_runtime(struct worker *w)
             lev[i].ev.kind = EV_LISTENER;
             lev[i].fd = rt->listeners[i].fd;
             lev[i].srv = srv;
+            lev[i].addr = rt->listeners[i].addr;
         }
     }
     unregister_listeners(w);
@@ -123,7 +125,7 @@ static void accept_some(struct worker *w, struct lev *l)
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        conn_accept(w, l->srv, fd, &ss);
+        conn_accept(w, l->srv, l->addr, fd, &ss);
     }
 }
 

@@ -161,12 +161,17 @@ static int cmd_validate(int argc, char **argv)
     return 0;
 }
 
-static int wait_signals(const char *config, const char *adapter, const sigset_t *set)
+static int wait_signals(const char *config, const char *adapter, const sigset_t *set,
+                        struct worker *ws, int n)
 {
     for (;;) {
         int sig = sigwaitinfo(set, NULL);
         if (sig == SIGHUP || sig == SIGUSR1) {
-            runtime_load(config, adapter, 0);
+            if (runtime_load(config, adapter, 0) == 0) {
+                for (int i = 0; i < n; i++) {
+                    worker_wake(&ws[i]); /* move listeners now, not at the next tick */
+                }
+            }
         } else if (sig == SIGTERM || sig == SIGINT) {
             log_line("info", "mtls-proxy", "shutting down: draining connections", NULL);
             return 0;
@@ -204,7 +209,7 @@ static int cmd_run(int argc, char **argv)
     }
     fprintf(stderr, "mtls-proxy: serving with %d worker%s (pid %d)\n", started,
             started == 1 ? "" : "s", (int)getpid());
-    wait_signals(a.config, a.adapter, &set);
+    wait_signals(a.config, a.adapter, &set, ws, started);
     atomic_store(&g_stop, 1);
     for (int i = 0; i < started; i++) {
         worker_wake(&ws[i]);

@@ -154,6 +154,13 @@ int tls_load_cert(struct cert *c, const char *cert_file, const char *key_file, c
                   size_t err_len);
 void tls_cert_free(struct cert *c);
 
+/*
+ * conn_rebind (conn.c) moves the connection of `ssl` to the current runtime's SSL_CTX for its
+ * listener when a reload happened since it was accepted; server_tls.c calls it at ClientHello.
+ * Returns 1, or 0 when the listener no longer exists (the handshake then fails).
+ */
+int conn_rebind(SSL *ssl);
+
 /* Small helpers shared by the proxy's files. */
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);

@@ -67,10 +67,10 @@ int runtime_load(const char *path, const char *adapter, int initial)
     pthread_mutex_lock(&cur_mu);
     struct runtime *prev = cur;
     cur = rt;
+    atomic_store(&g_gen, rt->generation);
     pthread_mutex_unlock(&cur_mu);
     runtime_free(prev);
     runtime_free(old);
-    atomic_store(&g_gen, rt->generation);
     runtime_describe(rt, STDERR_FILENO);
     if (!initial) {
         log_line("info", "mtls-proxy", "configuration reloaded", NULL);

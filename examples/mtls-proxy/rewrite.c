@@ -115,9 +115,17 @@ static int forward_header(const struct h1_request *r, const struct h1_header *h,
             return 0;
         }
     }
+    static const char *const framing[] = {"content-length", "transfer-encoding", "host"};
     header_norm(norm, sizeof(norm), h->name, h->name_len);
     if (h->name_len < sizeof(norm) && in_list(strip, num_strip, norm, strlen(norm))) {
         return 0; /* a client copy of a header the proxy sets (spoofing) */
+    }
+    /* "Content_Length" next to the real framing: some upstreams map '_' to '-' (as nginx
+     * refuses to by default), so an alias of a framing header is never forwarded. */
+    for (size_t i = 0; i < sizeof(framing) / sizeof(framing[0]); i++) {
+        if (strcmp(norm, framing[i]) == 0 && !h1_header_is(h, framing[i])) {
+            return 0;
+        }
     }
     if (in_list(hd->del, hd->num_del, h->name, h->name_len)) {
         return 0;

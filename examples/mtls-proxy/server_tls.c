@@ -224,6 +224,9 @@ static const struct cert *pick_cert(const struct srv *s, const struct conn_polic
 static enum ssl_select_cert_result_t select_cb(const SSL_CLIENT_HELLO *hello)
 {
     SSL *ssl = hello->ssl;
+    if (!conn_rebind(ssl)) {
+        return ssl_select_cert_error;
+    }
     enum ssl_select_cert_result_t r = mtls_ssl_on_client_hello(hello);
     const struct srv *s = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), srv_idx);
     size_t idx;
@@ -477,6 +480,9 @@ static int new_ssl_ctx(struct srv *s, char *err, size_t err_len)
     SSL_CTX_set_mode(s->ssl_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
                                      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_alpn_select_cb(s->ssl_ctx, alpn_cb, NULL);
+    /* One TLS 1.3 ticket, not BoringSSL's two: each carries the client's chain, and two of a
+     * 32-64 KiB chain overflow the record layer's write buffer (the first write fails). */
+    SSL_CTX_set_num_tickets(s->ssl_ctx, 1);
     mtls_error me = {0};
     if (mtls_ssl_ctx_attach(s->ssl_ctx, s->mctx, &me) != MTLS_OK) {
         snprintf(err, err_len, "server %s: %s", s->name, me.message);

@@ -55,6 +55,8 @@ struct conn {
     struct worker *w;
     struct conn *prev, *next;
     struct srv *srv; /* holds a reference on srv->rt */
+    const char *listener; /* the address it was accepted on (owned by srv->rt) */
+    int logged;           /* the request in flight has its access-log line */
     int fd;
     SSL *ssl;
     enum conn_state state;
@@ -127,7 +129,8 @@ void worker_set_events(struct worker *w, int fd, struct ev *ev, uint32_t *regist
                        uint32_t want);
 
 /* conn.c */
-void conn_accept(struct worker *w, struct srv *s, int fd, const struct sockaddr_storage *ss);
+void conn_accept(struct worker *w, struct srv *s, const char *listener, int fd,
+                 const struct sockaddr_storage *ss);
 void conn_event(struct conn *c, uint32_t events);
 void conn_upstream_event(struct upconn *u, uint32_t events);
 void conn_timeout(struct conn *c, int64_t now);

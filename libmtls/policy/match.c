@@ -7,10 +7,13 @@
  * "*.example.com" covers "a.example.com" but neither "example.com" nor "a.b.example.com";
  * "" in the list matches a ClientHello without SNI).
  *
- * Caddy's fast path, reproduced: with more than 30 policies, Caddy indexes policies by the
- * exact names of their sni matchers; when the client's SNI is such a name, only the
- * policies listing it are considered (so there an exact name beats an earlier wildcard or
- * catch-all policy).
+ * Exact names beat wildcards (DESIGN.md §6, Caddy #7920): the policies whose sni matcher
+ * lists the client's SNI exactly are tried first, so an earlier "*.example.com" policy
+ * without client auth can never shadow a later "admin.example.com" policy that requires it.
+ * With more than 30 policies this is Caddy's own SNI index, reproduced exactly: only those
+ * policies are considered. With 30 or fewer Caddy 2.6.2 lets the first match win; libmtls
+ * falls back to that only when no policy listing the name matches -- a deliberate
+ * difference, since Caddy's order silently lands the client on the weaker policy.
  *
  * No I/O, no TLS library: pure functions over the loaded policy_set.
  */
@@ -18,8 +21,6 @@
 #include <string.h>
 
 #include "policy.h"
-
-#define SNI_INDEX_THRESHOLD 30
 
 int mtlsp_parse_ip(const char *s, int *out_family, uint8_t out_addr[16])
 {
@@ -156,12 +157,11 @@ static int lists_exact(const struct conn_policy *cp, const char *sni)
     return 0;
 }
 
-/* indexed: Caddy's SNI index applies (more than 30 policies and some lists `sni` exactly). */
+#define SNI_INDEX_THRESHOLD 30
+
+/* indexed: some policy lists `sni` exactly (those are tried first). */
 static int indexed(const struct policy_set *set, const char *sni)
 {
-    if (set->num <= SNI_INDEX_THRESHOLD) {
-        return 0;
-    }
     for (size_t i = 0; i < set->num; i++) {
         if (lists_exact(&set->policies[i], sni)) {
             return 1;
@@ -192,18 +192,21 @@ MTLS_RESULT mtlsp_policy_select(const struct policy_set *set, const char *sni,
     ENSURE_REF(out_index);
     char name[256]; /* a DNS name is at most 253 bytes; longer SNI matches no sni matcher */
     int ok = lower_sni(name, sizeof(name), sni);
-    int only_exact = ok && indexed(set, name);
-    for (size_t i = 0; i < set->num; i++) {
-        const struct conn_policy *cp = &set->policies[i];
-        if (!ok && cp->match.has_sni) {
-            continue;
+    int exact = ok && indexed(set, name);
+    /* Pass 0: the policies listing the name; pass 1 (30 policies or fewer): all of them. */
+    for (int pass = exact ? 0 : 1; pass < 2; pass++) {
+        if (pass == 1 && exact && set->num > SNI_INDEX_THRESHOLD) {
+            break;
         }
-        if (only_exact && !lists_exact(cp, name)) {
-            continue;
-        }
-        if (policy_matches(cp, name, remote_ip, local_ip)) {
-            *out_index = i;
-            return MTLS_RESULT_OK;
+        for (size_t i = 0; i < set->num; i++) {
+            const struct conn_policy *cp = &set->policies[i];
+            if ((!ok && cp->match.has_sni) || (pass == 0 && !lists_exact(cp, name))) {
+                continue;
+            }
+            if (policy_matches(cp, name, remote_ip, local_ip)) {
+                *out_index = i;
+                return MTLS_RESULT_OK;
+            }
         }
     }
     BAIL_MSG(MTLS_ERR_NO_MATCHING_POLICY,

@@ -90,7 +90,9 @@ static void test_first_match_wins(void **state)
 {
     struct policy_set *s = load("[{\"match\":{\"sni\":[\"*.example.com\"]}},"
                                 "{\"match\":{\"sni\":[\"a.example.com\"]}},{}]");
-    assert_int_equal(pick(s, "a.example.com", NULL, NULL), 0); /* no exact-name preference */
+    /* an exact name beats an earlier wildcard (DESIGN.md §6; Caddy 2.6.2 would pick 0) */
+    assert_int_equal(pick(s, "a.example.com", NULL, NULL), 1);
+    assert_int_equal(pick(s, "b.example.com", NULL, NULL), 0);
     assert_int_equal(pick(s, "other.org", NULL, NULL), 2);
     mtlsp_policy_set_free(s);
 }
@@ -164,7 +166,7 @@ static void test_local_ip_and_combined(void **state)
     mtlsp_policy_set_free(s);
 }
 
-/* Caddy indexes policies by exact SNI names when there are more than 30 of them. */
+/* Exact names first; over 30 policies only those (Caddy's index), else a fallback. */
 static char *many_policies(size_t n)
 {
     struct buf b = {0};
@@ -185,7 +187,7 @@ static void test_sni_index_over_30(void **state)
 {
     char *j30 = many_policies(30), *j31 = many_policies(31);
     struct policy_set *s30 = load(j30), *s31 = load(j31);
-    assert_int_equal(pick(s30, "h5.example.com", NULL, NULL), 0); /* plain first match */
+    assert_int_equal(pick(s30, "h5.example.com", NULL, NULL), 5); /* exact name first */
     assert_int_equal(pick(s31, "h5.example.com", NULL, NULL), 5); /* Caddy's index */
     assert_int_equal(pick(s31, "H5.Example.com", NULL, NULL), 5);
     assert_int_equal(pick(s31, "zz.example.com", NULL, NULL), 0); /* not indexed */

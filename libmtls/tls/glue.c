@@ -131,6 +131,22 @@ static int judge_ssl(const SSL *ssl, struct conn *c, uint8_t *out_alert)
     return p->accepted;
 }
 
+/* A TLS 1.3 ticket carries the client's chain; BoringSSL cannot write a NewSessionTicket
+ * much over 32 KiB (the connection's first write then fails), so such clients get none. */
+#define MAX_TICKET_CHAIN (24 * 1024)
+
+static void no_ticket_for_big_chains(SSL *ssl)
+{
+    const STACK_OF(CRYPTO_BUFFER) *chain = SSL_get0_peer_certificates(ssl);
+    size_t total = 0;
+    for (size_t i = 0; chain != NULL && i < sk_CRYPTO_BUFFER_num(chain); i++) {
+        total += CRYPTO_BUFFER_len(sk_CRYPTO_BUFFER_value(chain, i));
+    }
+    if (total > MAX_TICKET_CHAIN) {
+        SSL_set_options(ssl, SSL_OP_NO_TICKET);
+    }
+}
+
 static enum ssl_verify_result_t verify_callback(SSL *ssl, uint8_t *out_alert)
 {
     struct conn *c = get_conn(ssl, 0);
@@ -138,6 +154,7 @@ static enum ssl_verify_result_t verify_callback(SSL *ssl, uint8_t *out_alert)
         *out_alert = SSL_AD_INTERNAL_ERROR;
         return ssl_verify_invalid;
     }
+    no_ticket_for_big_chains(ssl);
     return judge_ssl(ssl, c, out_alert) ? ssl_verify_ok : ssl_verify_invalid;
 }
 

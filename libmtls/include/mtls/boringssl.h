@@ -40,7 +40,9 @@ extern "C" {
  * Ownership: takes its own reference to `ctx` (the caller keeps its own and may free it);
  * the reference is dropped on the next swap or when `ssl_ctx` is freed.
  * It also sets the client signature algorithms `ssl_ctx` verifies to the list Go's server
- * accepts (adding Ed25519 and ECDSA P-521 to BoringSSL's defaults).
+ * accepts (adding Ed25519 and ECDSA P-521 to BoringSSL's defaults), and turns session tickets
+ * off for a connection whose client chain exceeds 24 KiB (a TLS 1.3 ticket holds the chain,
+ * and BoringSSL fails the connection's first write when tickets get that large).
  * WARNING: it replaces any select-certificate and DoS-protection callback of `ssl_ctx`; a server that needs its
  * own calls mtls_ssl_on_client_hello from it. Call it before serving.
  * Returns MTLS_OK, MTLS_ERR_INVALID_ARGUMENT, or MTLS_ERR_NOMEM.

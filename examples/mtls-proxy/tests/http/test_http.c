@@ -134,8 +134,19 @@ static struct scan scan_steps(enum h1_body_mode mode, uint64_t length, const cha
         assert_true((size_t)r <= piece);
         out.consumed += r;
         off += (size_t)r;
-        if ((size_t)r < piece) {
-            assert_true(b.done); /* only the end of the body stops short */
+        if ((size_t)r < piece && !b.done) {
+            /* the only other short stop: at the start of the trailer section, once */
+            assert_true(b.in_trailers);
+            r = h1_body_scan(&b, s + off, piece - (size_t)r, &e);
+            if (r < 0) {
+                out.failed = 1;
+                out.why = e.why;
+                return out;
+            }
+            out.consumed += r;
+            off += (size_t)r;
+        }
+        if (b.done) {
             break;
         }
     }
@@ -153,17 +164,23 @@ static struct scan scan_split(enum h1_body_mode mode, uint64_t length, const cha
     long r;
 
     h1_body_init(&b, mode, length);
-    r = h1_body_scan(&b, s, at, &e);
-    if (r >= 0 && !b.done) {
-        out.consumed = r;
-        r = h1_body_scan(&b, s + at, n - at, &e);
+    /* Two pieces; within a piece the scanner may stop once, where the trailers start. */
+    size_t ends[2] = {at, n}, off = 0;
+    for (int k = 0; k < 2 && !b.done; k++) {
+        while (off < ends[k] && !b.done) {
+            r = h1_body_scan(&b, s + off, ends[k] - off, &e);
+            if (r < 0) {
+                out.failed = 1;
+                out.why = e.why;
+                return out;
+            }
+            if (r == 0) {
+                break;
+            }
+            off += (size_t)r;
+            out.consumed += r;
+        }
     }
-    if (r < 0) {
-        out.failed = 1;
-        out.why = e.why;
-        return out;
-    }
-    out.consumed += r;
     out.done = b.done;
     return out;
 }
@@ -1019,7 +1036,11 @@ static void chunked_refuses_bad_sizes(void **state)
     assert_int_equal(chunked("5\n\r\nhello\r\n0\r\n\r\n"), -1);
     assert_int_equal(chunked("5\nhello\n0\n\n"), -1);
     assert_int_equal(chunked("5\r\rhello\r\n0\r\n\r\n"), -1);
-    assert_string_equal(chunked_why("ffffffffffffffffff\r\n"), "chunk size too long");
+    assert_string_equal(chunked_why("ffffffffffffffffff\r\n"), "chunk size overflows");
+    assert_string_equal(chunked_why("00000000000000005\r\n"), "chunk size too long");
+    /* sizes above INT64_MAX: an upstream reading them as signed would see them negative */
+    assert_string_equal(chunked_why("8000000000000000\r\n"), "chunk size overflows");
+    assert_string_equal(chunked_why("ffffffffffffffff\r\n"), "chunk size overflows");
     assert_string_equal(chunked_why("5 junk\r\n"), "junk after chunk size");
 }
 
@@ -1030,9 +1051,26 @@ static void chunked_accepts_sixteen_digit_size(void **state)
 
     (void)state;
     h1_body_init(&b, H1_BODY_CHUNKED, 0);
-    assert_int_equal(h1_body_scan(&b, "ffffffffffffffff\r\nabc", 21, &e), 21);
-    assert_int_equal(b.remaining, UINT64_MAX - 3);
+    assert_int_equal(h1_body_scan(&b, "7fffffffffffffff\r\nabc", 21, &e), 21);
+    assert_int_equal(b.remaining, (uint64_t)INT64_MAX - 3);
     assert_false(b.done);
+}
+
+/* A scan stops where the trailer section starts, so the proxy can drop the trailers. */
+static void chunked_stops_at_trailers(void **state)
+{
+    static const char body[] = "3\r\nabc\r\n0\r\nX-Client-Subject: CN=admin\r\n\r\nGET";
+    struct h1_body b;
+    struct h1_error e = {0, NULL};
+
+    (void)state;
+    h1_body_init(&b, H1_BODY_CHUNKED, 0);
+    assert_int_equal(h1_body_scan(&b, body, sizeof(body) - 1, &e), 11); /* through "0\r\n" */
+    assert_true(b.in_trailers);
+    assert_false(b.done);
+    assert_int_equal(h1_body_scan(&b, body + 11, sizeof(body) - 12, &e),
+                     sizeof(body) - 1 - 11 - 3);
+    assert_true(b.done);
 }
 
 static void chunked_refuses_bad_extensions(void **state)
@@ -1201,6 +1239,7 @@ int main(void)
         cmocka_unit_test(chunked_incomplete),
         cmocka_unit_test(chunked_refuses_bad_sizes),
         cmocka_unit_test(chunked_accepts_sixteen_digit_size),
+        cmocka_unit_test(chunked_stops_at_trailers),
         cmocka_unit_test(chunked_refuses_bad_extensions),
         cmocka_unit_test(chunked_refuses_missing_crlf_after_data),
         cmocka_unit_test(chunked_refuses_bad_trailers),
