@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mtls/mtls.h>
+
 #include "mem.h"
 
 static atomic_long fail_after = -1;
@@ -52,6 +54,12 @@ void *mtlsp_reallocarray(void *p, size_t num, size_t size)
 void mtlsp_free(void *p)
 {
     free(p);
+}
+
+/* Releases what the library hands out as owned memory (mtls_ctx_describe_json). */
+MTLS_API void mtls_free(void *p)
+{
+    mtlsp_free(p);
 }
 
 void *mtlsp_memdup(const void *p, size_t n)

@@ -1,7 +1,8 @@
 /*
  * test_verify.c - the TLS-independent verify API (mtls_verify_der) on the generated PKI:
  * every manifest case under require_and_verify, every mode without a certificate, leaf
- * pinning, time injection, hostile input and argument errors.
+ * pinning, time injection, hostile input and argument errors; the verify options
+ * (mtls_ctx_set_purpose, mtls_ctx_set_max_depth).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -241,9 +242,9 @@ static void too_many_certificates(void **state)
     size_t lens1[2];
     size_t n = pki_read_chain(c->chain, ders, lens1, 2);
     assert_true(n >= 1);
-    const uint8_t *certs[40];
-    size_t lens[40];
-    for (size_t i = 0; i < 40; i++) {
+    const uint8_t *certs[100];
+    size_t lens[100];
+    for (size_t i = 0; i < 100; i++) {
         certs[i] = ders[0];
         lens[i] = lens1[0];
     }
@@ -251,11 +252,129 @@ static void too_many_certificates(void **state)
     pki_policy_json(json, sizeof(json), "require_and_verify", c->trust);
     mtls_ctx *ctx = load(json);
     mtls_peer *peer = NULL;
-    assert_int_equal(mtls_verify_der(ctx, 0, certs, lens, 40, MTLS_TIME_NOW, &peer, NULL), MTLS_OK);
+    assert_int_equal(mtls_verify_der(ctx, 0, certs, lens, 100, MTLS_TIME_NOW, &peer, NULL),
+                     MTLS_OK);
     assert_int_equal(mtls_peer_reason(peer), MTLS_ERR_CHAIN_TOO_LONG);
     mtls_peer_free(peer);
     mtls_ctx_free(ctx);
     pki_free_ders(ders, n);
+}
+
+/* Verifies case `name` with the purpose and max depth given (-1: leave the default). */
+static mtls_peer *judge_opts(const char *name, int purpose, int max_depth)
+{
+    const struct pki_case *c = find_case(name);
+    uint8_t *ders[16];
+    size_t lens[16];
+    size_t n = pki_read_chain(c->chain, ders, lens, 16);
+    char json[1024];
+    pki_policy_json(json, sizeof(json), "require_and_verify", c->trust);
+    mtls_ctx *ctx = load(json);
+    mtls_error err;
+    if (purpose >= 0) {
+        assert_int_equal(mtls_ctx_set_purpose(ctx, purpose, &err), MTLS_OK);
+    }
+    if (max_depth >= 0) {
+        assert_int_equal(mtls_ctx_set_max_depth(ctx, max_depth, &err), MTLS_OK);
+    }
+    mtls_peer *peer = NULL;
+    assert_int_equal(mtls_verify_der(ctx, 0, (const uint8_t *const *)ders, lens, n,
+                                     MTLS_TIME_NOW, &peer, &err),
+                     MTLS_OK);
+    mtls_ctx_free(ctx);
+    pki_free_ders(ders, n);
+    return peer;
+}
+
+static void expect_verdict(const char *name, int purpose, int max_depth, int reason)
+{
+    mtls_peer *peer = judge_opts(name, purpose, max_depth);
+    if (mtls_peer_reason(peer) != reason) {
+        fprintf(stderr, "case %s purpose %d depth %d: %s\n", name, purpose, max_depth,
+                mtls_peer_message(peer));
+    }
+    assert_int_equal(mtls_peer_reason(peer), reason);
+    assert_int_equal(mtls_peer_accepted(peer), reason == MTLS_OK);
+    mtls_peer_free(peer);
+}
+
+/* The default purpose is client authentication: serverAuth-only leaves are refused. */
+static void purpose_client_is_default(void **state)
+{
+    expect_verdict("eku-server", -1, -1, MTLS_ERR_WRONG_EKU);
+    expect_verdict("eku-client", -1, -1, MTLS_OK);
+    expect_verdict("eku-server", MTLS_PURPOSE_CLIENT, -1, MTLS_ERR_WRONG_EKU);
+    expect_verdict("eku-client", MTLS_PURPOSE_CLIENT, -1, MTLS_OK);
+}
+
+/* MTLS_PURPOSE_SERVER checks serverAuth instead, with the same Go rule. */
+static void purpose_server_checks_server_auth(void **state)
+{
+    expect_verdict("eku-server", MTLS_PURPOSE_SERVER, -1, MTLS_OK);
+    expect_verdict("eku-none", MTLS_PURPOSE_SERVER, -1, MTLS_OK);
+    expect_verdict("eku-any", MTLS_PURPOSE_SERVER, -1, MTLS_OK);
+    expect_verdict("eku-client", MTLS_PURPOSE_SERVER, -1, MTLS_ERR_WRONG_EKU);
+    mtls_peer *peer = judge_opts("eku-client", MTLS_PURPOSE_SERVER, -1);
+    assert_non_null(strstr(mtls_peer_message(peer), "serverAuth"));
+    mtls_peer_free(peer);
+    /* Other refusals are unchanged by the purpose. */
+    expect_verdict("expired", MTLS_PURPOSE_SERVER, -1, MTLS_ERR_CERT_EXPIRED);
+}
+
+static void purpose_rejects_bad_arguments(void **state)
+{
+    const struct pki_case *c = find_case("eku-server");
+    char json[1024];
+    pki_policy_json(json, sizeof(json), "require_and_verify", c->trust);
+    mtls_ctx *ctx = load(json);
+    mtls_error err;
+    assert_int_equal(mtls_ctx_set_purpose(NULL, MTLS_PURPOSE_SERVER, &err),
+                     MTLS_ERR_INVALID_ARGUMENT);
+    assert_int_equal(err.category, MTLS_CATEGORY_USAGE);
+    assert_int_equal(mtls_ctx_set_purpose(ctx, 0, &err), MTLS_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err.message, "unknown purpose 0"));
+    assert_int_equal(mtls_ctx_set_purpose(ctx, 3, NULL), MTLS_ERR_INVALID_ARGUMENT);
+    mtls_ctx_free(ctx);
+}
+
+/* max_depth counts intermediates: the long chain has four, via-int one, basic none. */
+static void max_depth_counts_intermediates(void **state)
+{
+    expect_verdict("long-chain", -1, -1, MTLS_OK); /* default 8 */
+    expect_verdict("long-chain", -1, 4, MTLS_OK);
+    expect_verdict("long-chain", -1, 3, MTLS_ERR_CHAIN_TOO_LONG);
+    expect_verdict("via-int-sent", -1, 1, MTLS_OK);
+    expect_verdict("via-int-sent", -1, 0, MTLS_ERR_CHAIN_TOO_LONG);
+    expect_verdict("basic", -1, 0, MTLS_OK);
+    /* An intermediate that is itself an anchor ends the path there. */
+    expect_verdict("int-anchor-int-sent", -1, 0, MTLS_OK);
+    expect_verdict("long-chain", -1, MTLS_MAX_DEPTH_LIMIT, MTLS_OK);
+}
+
+static void max_depth_rejects_bad_arguments(void **state)
+{
+    const struct pki_case *c = find_case("long-chain");
+    char json[1024];
+    pki_policy_json(json, sizeof(json), "require_and_verify", c->trust);
+    mtls_ctx *ctx = load(json);
+    mtls_error err;
+    assert_int_equal(mtls_ctx_set_max_depth(NULL, 3, &err), MTLS_ERR_INVALID_ARGUMENT);
+    assert_int_equal(mtls_ctx_set_max_depth(ctx, -1, &err), MTLS_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err.message, "-1 is not in 0..64"));
+    assert_int_equal(mtls_ctx_set_max_depth(ctx, MTLS_MAX_DEPTH_LIMIT + 1, NULL),
+                     MTLS_ERR_INVALID_ARGUMENT);
+    /* A refused value leaves the default in force: the long chain still passes. */
+    uint8_t *ders[8];
+    size_t lens[8];
+    size_t n = pki_read_chain(c->chain, ders, lens, 8);
+    mtls_peer *peer = NULL;
+    assert_int_equal(mtls_verify_der(ctx, 0, (const uint8_t *const *)ders, lens, n,
+                                     MTLS_TIME_NOW, &peer, &err),
+                     MTLS_OK);
+    assert_true(mtls_peer_accepted(peer));
+    mtls_peer_free(peer);
+    pki_free_ders(ders, n);
+    mtls_ctx_free(ctx);
 }
 
 static void bad_arguments(void **state)
@@ -325,6 +444,11 @@ int main(void)
         cmocka_unit_test(pins_and_ca_both_apply),
         cmocka_unit_test(garbage_certificate_refused_in_every_mode),
         cmocka_unit_test(too_many_certificates),
+        cmocka_unit_test(purpose_client_is_default),
+        cmocka_unit_test(purpose_server_checks_server_auth),
+        cmocka_unit_test(purpose_rejects_bad_arguments),
+        cmocka_unit_test(max_depth_counts_intermediates),
+        cmocka_unit_test(max_depth_rejects_bad_arguments),
         cmocka_unit_test(bad_arguments),
         cmocka_unit_test(placeholder_lookup),
     };

@@ -4,11 +4,13 @@
  * - every certificate the client sends must parse (Go parses them in every mode);
  * - verifying modes build a chain from the leaf through the sent intermediates to any pool
  *   certificate (X509_V_FLAG_PARTIAL_CHAIN: anchors need not be self-signed);
- * - Go's rules where BoringSSL differs: EKU clientAuth checked on every certificate of the
- *   chain with anyExtendedKeyUsage accepted; every issuer (anchor included) must be allowed
- *   to sign as Go's CheckSignatureFrom says (v1, or v3 with CA:TRUE and keyCertSign if it
- *   has keyUsage); intermediates need basicConstraints CA:TRUE; SHA-1/MD5 signatures are
- *   refused;
+ * - Go's rules where BoringSSL differs (gorules.c): EKU of the ctx's purpose checked on
+ *   every certificate of the chain with anyExtendedKeyUsage accepted; every issuer (anchor
+ *   included) must be allowed to sign as Go's CheckSignatureFrom says; intermediates need
+ *   basicConstraints CA:TRUE; SHA-1/MD5 signatures are refused; Go's name constraints
+ *   (nameconstraints.c) and pathLenConstraint count; the ctx's max depth;
+ * - when BoringSSL's single path fails, backtracking path building as Go's (pathbuild.c);
+ *   a refusal then reports BoringSSL's first path;
  * - then every leaf verifier: the leaf must be in each pin set (also when no certificate
  *   was sent, as Caddy's verifyPeerCertificate runs with an empty list).
  */
@@ -25,13 +27,8 @@
 #include "../core/buf.h"
 #include "../core/mem.h"
 #include "../identity/identity.h"
+#include "paths.h"
 #include "verify.h"
-
-struct verdict {
-    int reason;      /* MTLS_OK or MTLS_ERR_* */
-    int depth;       /* certificate at fault, index into `chain` or -1 */
-    const char *why; /* extra words, static */
-};
 
 static int map_x509_error(int e)
 {
@@ -77,82 +74,6 @@ static int map_x509_error(int e)
     }
 }
 
-/* Go accepts an X.509 v1 certificate as a trust anchor even when it is not self-signed;
- * BoringSSL reports it as X509_V_ERR_INVALID_CA. Forgive exactly that case; go_chain_rules
- * then applies Go's issuer rules to the whole chain. */
-static int verify_cb(int ok, X509_STORE_CTX *sctx)
-{
-    if (ok) {
-        return 1;
-    }
-    if (X509_STORE_CTX_get_error(sctx) != X509_V_ERR_INVALID_CA) {
-        return 0;
-    }
-    X509 *cert = X509_STORE_CTX_get_current_cert(sctx);
-    STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(sctx);
-    int depth = X509_STORE_CTX_get_error_depth(sctx);
-    return cert != NULL && chain != NULL && depth == (int)sk_X509_num(chain) - 1 &&
-           X509_get_version(cert) == X509_VERSION_1;
-}
-
-static int weak_signature(const X509 *x)
-{
-    switch (X509_get_signature_nid(x)) {
-    case NID_md5WithRSAEncryption:
-    case NID_sha1WithRSAEncryption:
-    case NID_ecdsa_with_SHA1:
-    case NID_md5WithRSA:
-    case NID_sha1WithRSA:
-    case NID_dsaWithSHA1:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
-/* Go's CheckSignatureFrom: a v3 issuer needs basicConstraints, CA:TRUE, and keyUsage (when
- * present) with keyCertSign; a v1 issuer may sign. Applies to the anchor too. */
-static int go_can_sign(X509 *issuer)
-{
-    uint32_t flags = X509_get_extension_flags(issuer);
-    if (X509_get_version(issuer) == X509_VERSION_3 && !(flags & EXFLAG_BCONS)) {
-        return 0;
-    }
-    if ((flags & EXFLAG_BCONS) && !(flags & EXFLAG_CA)) {
-        return 0;
-    }
-    return !(flags & EXFLAG_KUSAGE) || (X509_get_key_usage(issuer) & KU_KEY_CERT_SIGN);
-}
-
-/* Go's checks on the built chain that BoringSSL does differently or not at all. */
-static struct verdict go_chain_rules(STACK_OF(X509) *chain)
-{
-    size_t n = sk_X509_num(chain);
-    for (size_t i = 0; i < n; i++) {
-        X509 *x = sk_X509_value(chain, i);
-        uint32_t flags = X509_get_extension_flags(x);
-        uint32_t xku = X509_get_extended_key_usage(x);
-        if ((flags & EXFLAG_XKUSAGE) && !(xku & (XKU_SSL_CLIENT | XKU_ANYEKU))) {
-            return (struct verdict){MTLS_ERR_WRONG_EKU, (int)i,
-                                    i == 0 ? "it does not allow clientAuth"
-                                           : "an issuer's extended key usage excludes clientAuth"};
-        }
-        if (i > 0 && !go_can_sign(x)) {
-            return (struct verdict){MTLS_ERR_ISSUER_NOT_CA, (int)i,
-                                    "issuer lacks CA:TRUE or keyCertSign"};
-        }
-        if (i > 0 && i + 1 < n && !((flags & EXFLAG_BCONS) && (flags & EXFLAG_CA))) {
-            return (struct verdict){MTLS_ERR_ISSUER_NOT_CA, (int)i,
-                                    "intermediate lacks basicConstraints CA:TRUE"};
-        }
-        if (i + 1 < n && weak_signature(x)) {
-            return (struct verdict){MTLS_ERR_INSECURE_ALGORITHM, (int)i,
-                                    "signed with SHA-1 or MD5, which Go refuses"};
-        }
-    }
-    return (struct verdict){MTLS_OK, -1, NULL};
-}
-
 static struct verdict x509_failure(X509_STORE_CTX *sctx, STACK_OF(X509) *presented)
 {
     int e = X509_STORE_CTX_get_error(sctx);
@@ -170,12 +91,34 @@ static struct verdict x509_failure(X509_STORE_CTX *sctx, STACK_OF(X509) *present
     return (struct verdict){map_x509_error(e), depth, X509_verify_cert_error_string(e)};
 }
 
-/* Chain verification of `presented` (leaf first) against `store` at `at`. On failure
- * *out_bad is the failing certificate (borrowed from the chain or store, may be NULL). */
-static MTLS_RESULT verify_chain(struct verdict *out, X509 **out_bad, X509_STORE *store,
-                                STACK_OF(X509) *presented, int64_t at, mtls_error *err)
+/* BoringSSL's single path and Go's rules on it: the verdict, the path when accepted
+ * (else NULL) and the certificate at fault (else NULL), both borrowed from `sctx`. */
+static void first_path(struct verdict *out, STACK_OF(X509) **out_path, X509 **out_bad,
+                       X509_STORE_CTX *sctx, STACK_OF(X509) *presented,
+                       const struct verify_opts *o)
+{
+    *out_path = NULL;
+    if (X509_verify_cert(sctx) != 1) {
+        *out = x509_failure(sctx, presented);
+        *out_bad = X509_STORE_CTX_get_current_cert(sctx);
+        return;
+    }
+    STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(sctx);
+    *out = mtlsp_go_path_rules(chain, o);
+    *out_bad = out->depth >= 0 ? sk_X509_value(chain, (size_t)out->depth) : NULL;
+    *out_path = out->reason == MTLS_OK ? chain : NULL;
+}
+
+/* Chain verification of `presented` (leaf first; `certs` are their buffers) against `store`
+ * at `at`. On failure *out_bad is the failing certificate (a new reference, may be NULL); on
+ * success `out_chain` receives the path built, leaf to anchor. */
+static MTLS_RESULT verify_chain(struct verdict *out, X509 **out_bad, struct peer_chain *out_chain,
+                                const struct compiled_policy *cp, STACK_OF(X509) *presented,
+                                CRYPTO_BUFFER *const *certs, const struct verify_opts *o,
+                                mtls_error *err)
 {
     mtls_result rc = MTLS_RESULT_OK;
+    STACK_OF(X509) *found = NULL;
     X509_STORE_CTX *sctx = X509_STORE_CTX_new();
     STACK_OF(X509) *untrusted = sk_X509_new_null();
     if (sctx == NULL || untrusted == NULL) {
@@ -187,30 +130,31 @@ static MTLS_RESULT verify_chain(struct verdict *out, X509 **out_bad, X509_STORE 
         }
     }
     X509 *leaf = sk_X509_value(presented, 0);
-    if (!X509_STORE_CTX_init(sctx, store, leaf, untrusted)) {
+    if (!X509_STORE_CTX_init(sctx, cp->store, leaf, untrusted)) {
         SET_OUT(MTLS_ERR_NOMEM, NULL);
     }
-    X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(sctx);
-    X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_PARTIAL_CHAIN);
-    X509_VERIFY_PARAM_set_depth(param, MTLS_MAX_CHAIN_DEPTH - 2);
-    X509_STORE_CTX_set_time(sctx, 0, (time_t)at);
-    X509_STORE_CTX_set_verify_cb(sctx, verify_cb);
-    if (X509_verify_cert(sctx) != 1) {
-        *out = x509_failure(sctx, presented);
-        *out_bad = X509_STORE_CTX_get_current_cert(sctx);
-        if (*out_bad != NULL) {
-            X509_up_ref(*out_bad);
-        }
-        goto out;
-    }
-    STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(sctx);
-    *out = go_chain_rules(chain);
+    mtlsp_verify_setup(sctx, o);
+    STACK_OF(X509) *chain;
+    X509 *bad;
+    first_path(out, &chain, &bad, sctx, presented, o);
     if (out->reason != MTLS_OK) {
-        *out_bad = sk_X509_value(chain, (size_t)out->depth);
-        X509_up_ref(*out_bad);
+        /* BoringSSL does not backtrack: look for another valid path, as Go does. The
+         * verdict on BoringSSL's path stands when there is none. */
+        GUARD_OUT(mtlsp_pathbuild(&found, cp->anchors, presented, o, err));
+        if (found == NULL) {
+            *out_bad = bad;
+            if (bad != NULL) {
+                X509_up_ref(bad);
+            }
+            goto out;
+        }
+        *out = (struct verdict){MTLS_OK, -1, NULL};
+        chain = found;
     }
+    rc = mtlsp_chain_capture(out_chain, chain, presented, certs, err);
 out:
     ERR_clear_error();
+    sk_X509_pop_free(found, X509_free);
     sk_X509_free(untrusted);
     X509_STORE_CTX_free(sctx);
     return rc;
@@ -280,6 +224,10 @@ static MTLS_RESULT parse_all(STACK_OF(X509) *out, struct verdict *v, CRYPTO_BUFF
             X509_free(x);
             BAIL(MTLS_ERR_NOMEM);
         }
+        if (!mtlsp_go_parse_ok(x)) {
+            *v = (struct verdict){MTLS_ERR_CERT_PARSE, (int)i, "Go's parser refuses it"};
+            return MTLS_RESULT_OK;
+        }
     }
     if (!key_type_supported(sk_X509_value(out, 0))) {
         *v = (struct verdict){MTLS_ERR_CERT_PARSE, 0, "unsupported public key type"};
@@ -287,10 +235,11 @@ static MTLS_RESULT parse_all(STACK_OF(X509) *out, struct verdict *v, CRYPTO_BUFF
     return MTLS_RESULT_OK;
 }
 
-/* Reaches the verdict; *out_bad receives a reference to the certificate at fault. */
-static MTLS_RESULT decide(struct verdict *v, X509 **out_bad, const struct mtls_ctx *ctx,
-                          size_t index, CRYPTO_BUFFER *const *certs, size_t num, int64_t at,
-                          mtls_error *err)
+/* Reaches the verdict; *out_bad receives a reference to the certificate at fault and
+ * `out_chain` the verified path (when a chain was verified). */
+static MTLS_RESULT decide(struct verdict *v, X509 **out_bad, struct peer_chain *out_chain,
+                          const struct mtls_ctx *ctx, size_t index, CRYPTO_BUFFER *const *certs,
+                          size_t num, int64_t at, mtls_error *err)
 {
     const struct compiled_policy *cp = &ctx->compiled[index];
     int mode = ctx->set->policies[index].auth.mode;
@@ -315,7 +264,8 @@ static MTLS_RESULT decide(struct verdict *v, X509 **out_bad, const struct mtls_c
             *v = (struct verdict){MTLS_ERR_UNKNOWN_ISSUER, 0, "the policy trusts no CA"};
             goto out;
         }
-        GUARD_OUT(verify_chain(v, out_bad, cp->store, presented, at, err));
+        struct verify_opts o = {ctx->purpose, ctx->max_depth, at};
+        GUARD_OUT(verify_chain(v, out_bad, out_chain, cp, presented, certs, &o, err));
         if (v->reason != MTLS_OK) {
             goto out;
         }
@@ -351,12 +301,13 @@ MTLS_RESULT mtlsp_judge(struct mtls_peer **out, const struct mtls_ctx *ctx, size
     mtls_result rc = MTLS_RESULT_OK;
     struct verdict v;
     X509 *bad = NULL;
+    struct peer_chain chain = {0};
     struct mtls_peer *p = mtlsp_peer_new();
     ENSURE_MEM(p);
     p->policy_index = index;
     p->mode = ctx->set->policies[index].auth.mode;
     GUARD_OUT(fill_peer(p, certs, num_certs, err));
-    GUARD_OUT(decide(&v, &bad, ctx, index, certs, num_certs, at_unix, err));
+    GUARD_OUT(decide(&v, &bad, &chain, ctx, index, certs, num_certs, at_unix, err));
     p->reason = v.reason;
     p->accepted = v.reason == MTLS_OK;
     p->verified = p->accepted && num_certs > 0 && mode_verifies(p->mode);
@@ -365,10 +316,15 @@ MTLS_RESULT mtlsp_judge(struct mtls_peer **out, const struct mtls_ctx *ctx, size
     p->depth = v.depth;
     p->bad = bad;
     bad = NULL;
+    if (p->verified) {
+        p->chain = chain; /* only a verified path is shown (mtls_peer_chain_cert) */
+        chain = (struct peer_chain){0};
+    }
     *out = p;
     p = NULL;
 out:
     X509_free(bad);
+    mtlsp_chain_free(&chain);
     mtls_peer_free(p);
     return rc;
 }

@@ -38,6 +38,10 @@ static MTLS_RESULT add_anchor(struct compiled_policy *cp, const struct der *d, m
             SET_OUT(MTLS_ERR_TLS_LIBRARY, "X509_STORE_add_cert failed");
         }
         ERR_clear_error();
+    } else if (sk_X509_push(cp->anchors, x)) {
+        X509_up_ref(x); /* each distinct anchor once, for path building */
+    } else {
+        SET_OUT(MTLS_ERR_NOMEM, NULL);
     }
     uint8_t *name_der = NULL;
     int name_len = i2d_X509_NAME(X509_get_subject_name(x), &name_der);
@@ -120,7 +124,8 @@ static MTLS_RESULT compile_policy(struct compiled_policy *cp, const struct conn_
     if (anchors->num > 0) {
         cp->store = X509_STORE_new();
         cp->ca_names = sk_CRYPTO_BUFFER_new_null();
-        ENSURE(cp->store != NULL && cp->ca_names != NULL, MTLS_ERR_NOMEM);
+        cp->anchors = sk_X509_new_null();
+        ENSURE(cp->store != NULL && cp->ca_names != NULL && cp->anchors != NULL, MTLS_ERR_NOMEM);
         for (size_t i = 0; i < anchors->num; i++) {
             GUARD(add_anchor(cp, &anchors->items[i], err));
         }
@@ -140,6 +145,7 @@ static MTLS_RESULT compile_policy(struct compiled_policy *cp, const struct conn_
 static void compiled_free(struct compiled_policy *cp)
 {
     X509_STORE_free(cp->store);
+    sk_X509_pop_free(cp->anchors, X509_free);
     sk_CRYPTO_BUFFER_pop_free(cp->ca_names, CRYPTO_BUFFER_free);
     for (size_t i = 0; i < cp->num_pins; i++) {
         mtlsp_pinset_free(cp->pins[i]);
@@ -175,6 +181,8 @@ static MTLS_RESULT ctx_build(struct mtls_ctx **out, const char *json, size_t len
     ENSURE_MEM(ctx);
     atomic_init(&ctx->refs, 1);
     ctx->generation = atomic_fetch_add(&next_generation, 1);
+    ctx->purpose = MTLS_PURPOSE_CLIENT;
+    ctx->max_depth = MTLS_DEFAULT_MAX_DEPTH;
     GUARD_OUT(mtlsp_policy_load(&ctx->set, json, len, server, err));
     ctx->compiled = mtlsp_calloc(ctx->set->num, sizeof(*ctx->compiled));
     if (ctx->compiled == NULL) {
@@ -238,6 +246,38 @@ MTLS_API mtls_status mtls_ctx_set_clock(mtls_ctx *ctx, mtls_clock_fn fn, void *u
     }
     ctx->clock = fn;
     ctx->clock_user = user;
+    return MTLS_OK;
+}
+
+MTLS_API mtls_status mtls_ctx_set_purpose(mtls_ctx *ctx, int purpose, mtls_error *err)
+{
+    mtlsp_error_clear(err);
+    if (ctx == NULL) {
+        return (mtls_status)mtlsp_error_set(err, MTLS_ERR_INVALID_ARGUMENT, __FILE__, __LINE__,
+                                            "mtls_ctx_set_purpose: ctx is NULL");
+    }
+    if (purpose != MTLS_PURPOSE_CLIENT && purpose != MTLS_PURPOSE_SERVER) {
+        return (mtls_status)mtlsp_error_set(err, MTLS_ERR_INVALID_ARGUMENT, __FILE__, __LINE__,
+                                            "mtls_ctx_set_purpose: unknown purpose %d",
+                                            purpose);
+    }
+    ctx->purpose = purpose;
+    return MTLS_OK;
+}
+
+MTLS_API mtls_status mtls_ctx_set_max_depth(mtls_ctx *ctx, int max_depth, mtls_error *err)
+{
+    mtlsp_error_clear(err);
+    if (ctx == NULL) {
+        return (mtls_status)mtlsp_error_set(err, MTLS_ERR_INVALID_ARGUMENT, __FILE__, __LINE__,
+                                            "mtls_ctx_set_max_depth: ctx is NULL");
+    }
+    if (max_depth < 0 || max_depth > MTLS_MAX_DEPTH_LIMIT) {
+        return (mtls_status)mtlsp_error_set(
+            err, MTLS_ERR_INVALID_ARGUMENT, __FILE__, __LINE__,
+            "mtls_ctx_set_max_depth: %d is not in 0..%d", max_depth, MTLS_MAX_DEPTH_LIMIT);
+    }
+    ctx->max_depth = max_depth;
     return MTLS_OK;
 }
 

@@ -64,6 +64,7 @@ MTLS_API void mtls_peer_free(mtls_peer *peer)
     mtlsp_free(peer->cache);
     conn_info_free(&peer->conn);
     X509_free(peer->bad);
+    mtlsp_chain_free(&peer->chain);
     mtlsp_free(peer->message);
     mtlsp_free(peer);
 }

@@ -11,20 +11,22 @@
 
 #include <openssl/base.h>
 #include <openssl/pool.h>
+#include <openssl/x509.h>
 
 #include "../core/buf.h"
 #include "../core/result.h"
 #include "../policy/policy.h"
 #include "../truststore/truststore.h"
 
-/* Longest chain accepted (leaf + intermediates + anchor). Go has no fixed limit; this bounds
- * work on hostile input. */
-#define MTLS_MAX_CHAIN_DEPTH 10
-/* Most certificates a client may send. */
-#define MTLS_MAX_PEER_CERTS 16
+/* Most certificates a client may send. Go has no count limit (only its 64 KiB handshake
+ * message bound, which holds about 150 small certificates); BetterTLS sends 36. Path
+ * length is bounded by the ctx's max depth (mtls_ctx_set_max_depth), work by the
+ * signature-check budget of path building (paths.h). */
+#define MTLS_MAX_PEER_CERTS 64
 
 struct compiled_policy {
     X509_STORE *store;                 /* anchors; NULL when the policy has none */
+    STACK_OF(X509) *anchors;           /* the same anchors, for path building */
     STACK_OF(CRYPTO_BUFFER) *ca_names; /* anchor subjects for CertificateRequest, or NULL */
     struct pinset **pins;              /* one per leaf list; the leaf must be in each */
     size_t num_pins;
@@ -38,6 +40,8 @@ struct mtls_ctx {
     mtls_clock_fn clock;
     void *clock_user;
     uint64_t generation;
+    int purpose;   /* mtls_purpose: the extended key usage required */
+    int max_depth; /* most intermediates (self-issued ones not counted) */
 };
 
 /* Connection facts the TLS glue attaches to a peer (all optional). */
@@ -55,6 +59,12 @@ struct cache_entry {
     size_t len;
 };
 
+/* The path verification built, leaf first, anchor last (mtls_peer_chain_cert). */
+struct peer_chain {
+    CRYPTO_BUFFER **items; /* owned references */
+    size_t num;
+};
+
 struct mtls_peer {
     atomic_int refs;
     int accepted;
@@ -68,6 +78,7 @@ struct mtls_peer {
     int mode;
     CRYPTO_BUFFER **certs; /* as presented, leaf first */
     size_t num_certs;
+    struct peer_chain chain; /* the verified path; empty unless verified */
     int has_conn;
     struct conn_info conn;
     struct cache_entry *cache;
@@ -89,6 +100,15 @@ int mtlsp_judge_rejects_no_cert(const struct mtls_ctx *ctx, size_t index);
 
 /* mtlsp_peer_new: an empty peer with one reference (accepted = 0). */
 struct mtls_peer *mtlsp_peer_new(void);
+
+/* mtlsp_chain_capture stores the path `chain` (leaf first) in `out`: certificates that are
+ * in `presented` share the client's buffer from `certs` (same order as `presented`), others
+ * (the anchor) are encoded. `out` is empty on failure. */
+MTLS_RESULT mtlsp_chain_capture(struct peer_chain *out, STACK_OF(X509) *chain,
+                                STACK_OF(X509) *presented, CRYPTO_BUFFER *const *certs,
+                                mtls_error *err);
+/* mtlsp_chain_free drops the references held by `c` and empties it. */
+void mtlsp_chain_free(struct peer_chain *c);
 
 /* mtlsp_describe_cert appends "subject \"...\" (sha256 ...)" for `der`. */
 MTLS_RESULT mtlsp_describe_cert(struct buf *out, const uint8_t *der, size_t len,

@@ -80,6 +80,13 @@ MTLS_API int mtls_category_of(int code);
 /* mtls_version returns the runtime library version string, e.g. "0.1.0" (static). */
 MTLS_API const char *mtls_version(void);
 
+/*
+ * mtls_free releases memory that a libmtls function returned as owned with "free with
+ * mtls_free" (e.g. the text of mtls_ctx_describe_json). NULL is a no-op. Use it rather than
+ * free(): the library may use another allocator than the caller.
+ */
+MTLS_API void mtls_free(void *p);
+
 /* ---------------------------------------------------------------------------------------
  * mtls_ctx: a policy set (Caddy `tls_connection_policies`), its trust anchors and leaf pins.
  * -------------------------------------------------------------------------------------- */
@@ -131,6 +138,46 @@ typedef int64_t (*mtls_clock_fn)(void *user);
 MTLS_API mtls_status mtls_ctx_set_clock(mtls_ctx *ctx, mtls_clock_fn fn, void *user,
                                         mtls_error *err);
 
+/* What a verified chain must be good for (mtls_ctx_set_purpose). */
+typedef enum mtls_purpose {
+    MTLS_PURPOSE_CLIENT = 1, /* TLS client authentication, what Caddy checks (the default) */
+    MTLS_PURPOSE_SERVER = 2  /* TLS server authentication: for test suites of server certs */
+} mtls_purpose;
+
+/*
+ * mtls_ctx_set_purpose sets the extended key usage that verification requires, for every
+ * policy of `ctx`: `purpose` is MTLS_PURPOSE_CLIENT (the default: `clientAuth`, as Go checks
+ * client certificates for Caddy) or MTLS_PURPOSE_SERVER (`serverAuth`, with Netscape and
+ * Microsoft Server Gated Crypto counted as serverAuth, as Go does). Go's rule applies either
+ * way: every certificate of the path that has an extendedKeyUsage extension must list the
+ * purpose or anyExtendedKeyUsage; certificates without the extension allow any purpose.
+ * It applies to mtls_verify_der and to handshakes alike; no hostname is ever checked.
+ * WARNING: not thread-safe; call before `ctx` is attached to a server or shared.
+ * Returns MTLS_OK, or MTLS_ERR_INVALID_ARGUMENT if `ctx` is NULL or `purpose` is not an
+ * mtls_purpose value (the ctx is then unchanged).
+ */
+MTLS_API mtls_status mtls_ctx_set_purpose(mtls_ctx *ctx, int purpose, mtls_error *err);
+
+/* The default of mtls_ctx_set_max_depth, and the largest value it accepts. */
+#define MTLS_DEFAULT_MAX_DEPTH 8
+#define MTLS_MAX_DEPTH_LIMIT 64
+
+/*
+ * mtls_ctx_set_max_depth bounds the certification paths that verification accepts, for
+ * every policy of `ctx`: `max_depth` is the most intermediate CA certificates allowed
+ * between the client's leaf and the trust anchor, neither of which counts. Self-issued
+ * intermediates (subject equal to issuer: a CA's key rollover) do not count either, as
+ * RFC 5280 does not count them against pathLenConstraint. 0 means the leaf must be issued
+ * by a trust anchor (or be one). Default MTLS_DEFAULT_MAX_DEPTH (8: paths of at most ten
+ * certificates). A longer path is refused with MTLS_ERR_CHAIN_TOO_LONG; path building then
+ * tries the shorter paths there may be. Go (Caddy) has no such limit; the number of
+ * certificates a client may send is bounded separately.
+ * WARNING: not thread-safe; call before `ctx` is attached to a server or shared.
+ * Returns MTLS_OK, or MTLS_ERR_INVALID_ARGUMENT if `ctx` is NULL or `max_depth` is not in
+ * 0..MTLS_MAX_DEPTH_LIMIT (the ctx is then unchanged).
+ */
+MTLS_API mtls_status mtls_ctx_set_max_depth(mtls_ctx *ctx, int max_depth, mtls_error *err);
+
 /* mtls_ctx_num_policies returns how many connection policies `ctx` holds (>= 1). */
 MTLS_API size_t mtls_ctx_num_policies(const mtls_ctx *ctx);
 
@@ -168,6 +215,34 @@ MTLS_API const char *mtls_ctx_policy_field(const mtls_ctx *ctx, size_t index, co
  */
 MTLS_API mtls_status mtls_ctx_select(const mtls_ctx *ctx, const char *sni, const char *remote_ip,
                                      const char *local_ip, size_t *out_index, mtls_error *err);
+
+/*
+ * mtls_ctx_describe_json renders the effective policy set of `ctx` as JSON text (for
+ * `mtls policy check`, logs and tooling): {"policies": [...]}, one object per connection
+ * policy, in order, with
+ *   "index";
+ *   "match": the matchers as loaded ("sni": lowercased names; "remote_ip": {"ranges",
+ *     "not_ranges"}, "local_ip": {"ranges"}: CIDRs in canonical form), {} when none;
+ *   "mode": the mode after Caddy's defaults ("off", "request", "require",
+ *     "verify_if_given", "require_and_verify"), "mode_explicit": whether the document set it;
+ *   "system_roots": whether a `system` trust provider was named;
+ *   "trust_anchors": [{"subject", "issuer" (Go's DN string, as the placeholders render it;
+ *     null if Go cannot parse the certificate), "sha256" (lowercase hex of the DER),
+ *     "self_signed" (bool), "not_before", "not_after" (RFC 3339)}];
+ *   "leaf_pins": one array per leaf verifier of SHA-256 hex fingerprints (the client's leaf
+ *     must be in every array);
+ *   "fields": the other connection-policy fields that are set (see mtls_ctx_policy_field),
+ *     as JSON values.
+ * Keys may be added in later versions; none is removed while the major version lasts.
+ *
+ * On success writes an owned, NUL-terminated string to `*out` (free with mtls_free) and its
+ * length without the NUL to `*out_len` (may be NULL), and returns MTLS_OK. Otherwise
+ * returns MTLS_ERR_INVALID_ARGUMENT (NULL `ctx` or `out`) or MTLS_ERR_NOMEM, and sets `*out`
+ * to NULL when `out` is not NULL. Thread-safe on a built ctx; cost grows with the number of
+ * anchors and pins (it is not meant for the handshake path).
+ */
+MTLS_API mtls_status mtls_ctx_describe_json(const mtls_ctx *ctx, char **out, size_t *out_len,
+                                            mtls_error *err);
 
 /* ---------------------------------------------------------------------------------------
  * mtls_peer: the verdict on one client and its identity.
@@ -256,6 +331,26 @@ MTLS_API const char *mtls_placeholder_name(size_t i);
  */
 MTLS_API size_t mtls_peer_num_certs(const mtls_peer *peer);
 MTLS_API const uint8_t *mtls_peer_cert(const mtls_peer *peer, size_t i, size_t *out_len);
+
+/*
+ * mtls_peer_num_chain / mtls_peer_chain_cert return the certification path that
+ * verification built, as DER: index 0 is the leaf, the last one the trust anchor (which
+ * the client need not have sent). It is empty (0, NULL) unless mtls_peer_verified is 1: no
+ * verifying mode, no certificate, or a refusal. Borrowed: valid until `peer` is freed. Out
+ * of range gives NULL; `out_len` may be NULL.
+ */
+MTLS_API size_t mtls_peer_num_chain(const mtls_peer *peer);
+MTLS_API const uint8_t *mtls_peer_chain_cert(const mtls_peer *peer, size_t i, size_t *out_len);
+
+/*
+ * mtls_peer_error_depth returns, for a refused peer, the index in the presented chain (as
+ * mtls_peer_cert counts) of the certificate at fault: 0 for the leaf (expired, wrong key
+ * usage, not pinned, ...), i for the i-th certificate sent. Returns -1 when the peer was
+ * accepted, when no single certificate is at fault (no certificate, too many), or when the
+ * certificate at fault is not one the client sent (e.g. a trust anchor that may not sign,
+ * or the issuer that is missing): mtls_peer_message still names that one.
+ */
+MTLS_API int mtls_peer_error_depth(const mtls_peer *peer);
 
 #ifdef __cplusplus
 }
