@@ -799,6 +799,32 @@ void runtime_free(struct runtime *rt)
     free(rt);
 }
 
+/* DESIGN.md §6: Caddy trusts any pool certificate as an anchor (a partial chain); say so. */
+static void warn_partial_anchors(const struct srv *s, int fd)
+{
+    char *text = NULL;
+    size_t len = 0;
+    if (mtls_ctx_describe_json(s->mctx, &text, &len, NULL) != MTLS_OK) {
+        return;
+    }
+    json_t *d = json_loadb(text, len, 0, NULL);
+    mtls_free(text);
+    size_t i, j;
+    json_t *pol, *a;
+    json_array_foreach(json_object_get(d, "policies"), i, pol) {
+        json_array_foreach(json_object_get(pol, "trust_anchors"), j, a) {
+            if (json_is_false(json_object_get(a, "self_signed"))) {
+                dprintf(fd, "mtls-proxy: warning: %s policy %zu trusts \"%s\" (sha256 %s), which is "
+                        "not self-signed: clients chaining to it are accepted without its issuer "
+                        "(partial chain, as in Caddy)\n", s->name, i,
+                        json_string_value(json_object_get(a, "subject")),
+                        json_string_value(json_object_get(a, "sha256")));
+            }
+        }
+    }
+    json_decref(d);
+}
+
 void runtime_describe(const struct runtime *rt, int fd)
 {
     static const char *const modes[] = {"off", "request", "require", "verify_if_given",
@@ -819,5 +845,6 @@ void runtime_describe(const struct runtime *rt, int fd)
                     "; Host must match SNI" : "");
         }
         sbuf_free(&b);
+        warn_partial_anchors(s, fd);
     }
 }

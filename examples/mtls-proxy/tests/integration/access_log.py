@@ -201,5 +201,23 @@ def test_startup_line_per_listener():
             p, err[-2000:])
 
 
+
+def test_startup_warns_on_anchor_not_self_signed():
+    """DESIGN.md §6: Caddy trusts any pool certificate as an anchor; the startup log says so."""
+    if L.TARGET == "caddy":
+        return
+    pki, up = ST["pki"], ST["up"]
+    port = L.free_port()
+    for trust, warn in (("int-ca.pem", True), ("root-ca.pem", False)):
+        cfg = L.config({"s": L.server(port, [L.route(L.reverse_proxy(up))],
+                                      [L.policy(mode="require_and_verify",
+                                                trust=pki.path(trust))])}, pki)
+        r = L.proxy_cmd("validate", "--config", L.write_json(cfg, "warn-%s.json" % trust))
+        assert r.returncode == 0, r.stderr
+        said = "not self-signed" in r.stderr and "Test Intermediate CA" in r.stderr
+        assert said == warn, "trust %s: warning %s expected, stderr:\n%s" % (trust, warn,
+                                                                          r.stderr)
+
+
 if __name__ == "__main__":
     L.run_tests(globals(), setup=setup)
