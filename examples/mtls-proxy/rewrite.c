@@ -130,7 +130,10 @@ static int forward_header(const struct h1_request *r, const struct h1_header *h,
     if (in_list(hd->del, hd->num_del, h->name, h->name_len)) {
         return 0;
     }
-    return !named_by_connection(r, h) || h1_header_is(h, "transfer-encoding");
+    /* "Connection: Content-Length" must not drop the framing the body is forwarded by: the
+     * upstream would read the body as a second, unrewritten request (smuggling). */
+    return !named_by_connection(r, h) || h1_header_is(h, "transfer-encoding") ||
+           h1_header_is(h, "content-length") || h1_header_is(h, "host");
 }
 
 static int op_sets(const struct handler *h, const char *name)

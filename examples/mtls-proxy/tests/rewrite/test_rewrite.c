@@ -113,6 +113,19 @@ static void test_hop_by_hop_headers_removed(void **state)
     handler_free(h);
 }
 
+/* Connection may not name the framing away (found by fuzz_rewrite: request smuggling). */
+static void test_connection_cannot_drop_content_length(void **state)
+{
+    struct handler *h = handler_new(NULL, 0, NULL);
+    char *out = rewrite("POST /x HTTP/1.1\r\nHost: a\r\nConnection: Content-Length, Host\r\n"
+                        "Content-Length: 5\r\n\r\n",
+                        h, NULL, 0);
+    assert_non_null(strstr(out, "Content-Length: 5\r\n"));
+    assert_non_null(strstr(out, "Host: a\r\n"));
+    free(out);
+    handler_free(h);
+}
+
 static void test_header_ops_and_request_placeholders(void **state)
 {
     const char *set[] = {"X-Who={http.request.remote.host}:{http.request.remote.port}",
@@ -240,6 +253,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spoofed_identity_headers_dropped_under_every_alias),
         cmocka_unit_test(test_hop_by_hop_headers_removed),
+        cmocka_unit_test(test_connection_cannot_drop_content_length),
         cmocka_unit_test(test_header_ops_and_request_placeholders),
         cmocka_unit_test(test_control_bytes_escaped_in_values),
         cmocka_unit_test(test_templates_refuse_unknown_placeholders),
