@@ -43,6 +43,11 @@ MTLS_API int mtls_category_of(int code)
     return c ? c->category : MTLS_CATEGORY_INTERNAL;
 }
 
+MTLS_API const char *mtls_error_name(int code)
+{
+    return mtlsp_error_name(code);
+}
+
 const char *mtlsp_error_name(int code)
 {
     const struct code_info *c = find(code);

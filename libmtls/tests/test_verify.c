@@ -431,6 +431,18 @@ static void placeholder_lookup(void **state)
     mtls_peer_free(peer);
 }
 
+/* libmtls is bound to the TLS library it was built against (nothing else is loaded here);
+ * code names for bindings. */
+static void library_strings(void **state)
+{
+    (void)state;
+    assert_string_equal(mtls_tls_library(), "BoringSSL");
+    assert_non_null(mtls_version());
+    assert_string_equal(mtls_error_name(MTLS_ERR_CERT_EXPIRED), "CERT_EXPIRED");
+    assert_string_equal(mtls_error_name(MTLS_OK), "OK");
+    assert_string_equal(mtls_error_name(-7), "UNKNOWN");
+}
+
 int main(void)
 {
     num_cases = pki_load(cases, MAX_CASES);
@@ -451,6 +463,7 @@ int main(void)
         cmocka_unit_test(max_depth_rejects_bad_arguments),
         cmocka_unit_test(bad_arguments),
         cmocka_unit_test(placeholder_lookup),
+        cmocka_unit_test(library_strings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -74,11 +74,25 @@ typedef struct mtls_error {
 /* mtls_strerror returns the default message of `code`, a static string (never NULL). */
 MTLS_API const char *mtls_strerror(int code);
 
+/* mtls_error_name returns the name of `code` without the MTLS_ERR_ prefix, e.g.
+ * "CERT_EXPIRED" for MTLS_ERR_CERT_EXPIRED and "OK" for 0; "UNKNOWN" if there is no such code.
+ * A static string (never NULL). Bindings use it for their exception and reason names. */
+MTLS_API const char *mtls_error_name(int code);
+
 /* mtls_category_of returns the mtls_category of `code` (MTLS_CATEGORY_INTERNAL if unknown). */
 MTLS_API int mtls_category_of(int code);
 
 /* mtls_version returns the runtime library version string, e.g. "0.1.0" (static). */
 MTLS_API const char *mtls_version(void);
+
+/*
+ * mtls_tls_library returns what the TLS library that libmtls's calls actually reach reports
+ * about itself at run time (its OpenSSL_version(OPENSSL_VERSION)): "BoringSSL" for the default
+ * build. Inside a process that also holds another OpenSSL-named library (Node.js, nginx,
+ * Python's ssl module), a different answer means libmtls is bound to the wrong one
+ * (docs/design-notes.md). Static string, never NULL.
+ */
+MTLS_API const char *mtls_tls_library(void);
 
 /*
  * mtls_free releases memory that a libmtls function returned as owned with "free with
