@@ -26,7 +26,7 @@
  * identity/cert.c mtlsp_gocert_parse; running it on every presented certificate in
  * parse_all closes the class.
  * regressions/fuzz_identity/accepted_go_refuses_* (one per reason) */
-#define KNOWN_ACCEPTS_GO_UNPARSABLE 1
+#define KNOWN_ACCEPTS_GO_UNPARSABLE 0
 
 /* libmtls/verify/ctx.c verify_der() keeps MTLS_MAX_PEER_CERTS + 1 of the certificates a
  * client sent (the verdict is CHAIN_TOO_LONG), so mtls_peer_num_certs / mtls_peer_cert no

@@ -26,6 +26,11 @@ MTLS_RESULT mtlsp_render_dn(struct buf *out, const uint8_t *name, size_t name_le
 MTLS_RESULT mtlsp_identity_render(struct buf *out, int *out_known, const uint8_t *der,
                                   size_t der_len, const char *key, mtls_error *err);
 
+/* mtlsp_identity_check succeeds when Go's x509.ParseCertificate (as far as cert.c reproduces
+ * it) accepts `der`; else MTLS_ERR_CERT_PARSE with Go's reason, or MTLS_ERR_NOMEM. crypto/tls
+ * parses every certificate a client sends this way and refuses the handshake on failure. */
+MTLS_RESULT mtlsp_identity_check(const uint8_t *der, size_t der_len, mtls_error *err);
+
 /* The certificate placeholder keys mtlsp_identity_render knows (without index forms),
  * NULL-terminated: "fingerprint", "public_key", ..., plus libmtls's extensions
  * "spiffe_id", "spki_sha256", "not_before", "not_after", "xfcc". */

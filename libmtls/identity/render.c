@@ -218,6 +218,13 @@ static MTLS_RESULT render_key(struct buf *out, const struct gocert *c, const str
     }
 }
 
+MTLS_RESULT mtlsp_identity_check(const uint8_t *der, size_t der_len, mtls_error *err)
+{
+    struct gocert c;
+    ENSURE_MSG(der != NULL && der_len > 0, MTLS_ERR_CERT_PARSE, "x509: empty certificate");
+    return mtlsp_gocert_parse(&c, der, der_len, err);
+}
+
 MTLS_RESULT mtlsp_identity_render(struct buf *out, int *out_known, const uint8_t *der,
                                   size_t der_len, const char *key, mtls_error *err)
 {

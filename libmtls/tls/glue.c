@@ -30,6 +30,7 @@ struct conn {
     char remote[INET6_ADDRSTRLEN];
     char local[INET6_ADDRSTRLEN];
     int has_addresses;
+    int judge_failed; /* judging the chain failed (no memory): refused, and no verdict */
 };
 
 static int holder_idx = -1;
@@ -122,8 +123,12 @@ static int judge_ssl(const SSL *ssl, struct conn *c, uint8_t *out_alert)
     struct mtls_peer *p = NULL;
     mtls_result rc = mtlsp_judge(&p, c->ctx, c->index, certs, n, mtlsp_ctx_now(c->ctx), NULL);
     if (!MTLS_IS_OK(rc)) {
+        /* Refused; mtls_ssl_get0_peer must not later judge "no certificate" instead. */
+        set_peer(c, NULL);
+        c->judge_failed = 1;
         return 0;
     }
+    c->judge_failed = 0;
     set_peer(c, p);
     if (!p->accepted) {
         *out_alert = alert_for(p->reason);
@@ -360,7 +365,8 @@ static int dup_opt(char **out, const char *s, size_t n)
     return s == NULL || *out != NULL;
 }
 
-/* Fills the connection placeholders once, after the handshake. */
+/* Fills the connection placeholders once, after the handshake. All or nothing, so that a
+ * later call after an allocation failure starts clean. */
 static void fill_conn(struct mtls_peer *p, const SSL *ssl)
 {
     const uint8_t *alpn = NULL;
@@ -369,14 +375,24 @@ static void fill_conn(struct mtls_peer *p, const SSL *ssl)
     const SSL_CIPHER *cipher = SSL_get_current_cipher(ssl);
     const char *cname = cipher != NULL ? SSL_CIPHER_standard_name(cipher) : NULL;
     const char *v = version_name(ssl);
+    char *version = NULL, *cipher_name = NULL, *proto = NULL, *server_name = NULL;
     SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
-    if (dup_opt(&p->conn.version, v, strlen(v)) &&
-        dup_opt(&p->conn.cipher, cname, cname ? strlen(cname) : 0) &&
-        dup_opt(&p->conn.proto, (const char *)alpn, alpn_len) &&
-        dup_opt(&p->conn.server_name, sni, sni ? strlen(sni) : 0)) {
-        p->conn.resumed = SSL_session_reused(ssl);
-        p->has_conn = 1;
+    if (!dup_opt(&version, v, strlen(v)) ||
+        !dup_opt(&cipher_name, cname, cname ? strlen(cname) : 0) ||
+        !dup_opt(&proto, (const char *)alpn, alpn_len) ||
+        !dup_opt(&server_name, sni, sni ? strlen(sni) : 0)) {
+        mtlsp_free(version);
+        mtlsp_free(cipher_name);
+        mtlsp_free(proto);
+        mtlsp_free(server_name);
+        return;
     }
+    p->conn.version = version;
+    p->conn.cipher = cipher_name;
+    p->conn.proto = proto;
+    p->conn.server_name = server_name;
+    p->conn.resumed = SSL_session_reused(ssl);
+    p->has_conn = 1;
 }
 
 MTLS_API int mtls_ssl_get_policy_index(const SSL *ssl, size_t *out_index)
@@ -398,7 +414,7 @@ MTLS_API mtls_peer *mtls_ssl_get0_peer(SSL *ssl)
 {
     pthread_once(&idx_once, init_indexes);
     struct conn *c = ssl != NULL ? get_conn(ssl, 0) : NULL;
-    if (c == NULL) {
+    if (c == NULL || c->judge_failed) {
         return NULL;
     }
     if (c->peer == NULL && c->ctx != NULL) {

@@ -210,9 +210,24 @@ static struct verdict judge_empty(const struct mtls_ctx *ctx, size_t index)
     return (struct verdict){MTLS_OK, -1, NULL};
 }
 
+/* Does Go's x509.ParseCertificate read `cert` (the way identity/ renders it)? Caddy's
+ * handshake parses every certificate the client sends and fails on the first it refuses,
+ * whatever the mode. 1 when it does or when *rc holds NOMEM (the caller propagates it). */
+static int go_reads(CRYPTO_BUFFER *cert, mtls_result *rc)
+{
+    mtls_error scratch = {0};
+    *rc = mtlsp_identity_check(CRYPTO_BUFFER_data(cert), CRYPTO_BUFFER_len(cert), &scratch);
+    if (MTLS_IS_OK(*rc) || rc->code == MTLS_ERR_NOMEM) {
+        return 1;
+    }
+    *rc = MTLS_RESULT_OK;
+    return 0;
+}
+
 static MTLS_RESULT parse_all(STACK_OF(X509) *out, struct verdict *v, CRYPTO_BUFFER *const *certs,
                              size_t num, mtls_error *err)
 {
+    mtls_result rc = MTLS_RESULT_OK;
     for (size_t i = 0; i < num; i++) {
         X509 *x = X509_parse_from_buffer(certs[i]);
         if (x == NULL) {
@@ -224,10 +239,11 @@ static MTLS_RESULT parse_all(STACK_OF(X509) *out, struct verdict *v, CRYPTO_BUFF
             X509_free(x);
             BAIL(MTLS_ERR_NOMEM);
         }
-        if (!mtlsp_go_parse_ok(x)) {
+        if (!mtlsp_go_parse_ok(x) || !go_reads(certs[i], &rc)) {
             *v = (struct verdict){MTLS_ERR_CERT_PARSE, (int)i, "Go's parser refuses it"};
             return MTLS_RESULT_OK;
         }
+        ENSURE(MTLS_IS_OK(rc), MTLS_ERR_NOMEM); /* go_reads lets only NOMEM through */
     }
     if (!key_type_supported(sk_X509_value(out, 0))) {
         *v = (struct verdict){MTLS_ERR_CERT_PARSE, 0, "unsupported public key type"};

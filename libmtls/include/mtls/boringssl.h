@@ -78,8 +78,9 @@ MTLS_API int mtls_ssl_get_policy_index(const SSL *ssl, size_t *out_index);
 
 /*
  * mtls_ssl_get0_peer returns the verdict and identity of the client of `ssl`; call it once
- * the handshake has completed or failed. NULL before the ClientHello or when `ssl_ctx` has
- * no libmtls context. If the client sent no certificate, the verdict is the policy's
+ * the handshake has completed or failed. NULL before the ClientHello, when `ssl_ctx` has
+ * no libmtls context, or when judging the client failed for lack of memory (the handshake
+ * was then refused with an internal_error alert). If the client sent no certificate, the verdict is the policy's
  * verdict on "no certificate" (NO_CERTIFICATE when the policy requires one). The verdict
  * covers client authentication only: the handshake can still fail later (bad
  * CertificateVerify signature, network), so check SSL_do_handshake's result too. Connection placeholders
