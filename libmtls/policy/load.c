@@ -40,7 +40,9 @@ static MTLS_RESULT parse_json(json_t **out, const char *json, size_t len, mtls_e
         mtlsp_error_set(err, MTLS_ERR_JSON_SYNTAX, __FILE__, __LINE__, "malformed JSON: %s",
                         je.text);
     }
-    mtlsp_error_set_pos(err, je.line, je.column);
+    /* jansson says column 0 (and line 0 for an empty document) before the first character
+     * of a line; mtls.h promises 1-based positions. */
+    mtlsp_error_set_pos(err, je.line > 0 ? je.line : 1, je.column > 0 ? je.column : 1);
     return (mtls_result){MTLS_ERR_JSON_SYNTAX};
 }
 
