@@ -221,12 +221,11 @@ static void check_request(const struct h1_request *orig, mtls_peer *peer)
     size_t host_len;
 
     /* conn.c's order: normalise, Host without port, SNI check, route, rewrite. */
-    rewrite_normalize(&r);
-    FUZZ_CHECK(r.target_len > 0);
-    if (KNOWN_ABSOLUTE_FORM_HOST_UNCHECKED && r.host != orig->host &&
-        !host_header_ok(r.host, r.host_len)) {
-        return;
+    if (rewrite_normalize(&r) != 0) {
+        return; /* 400: the target's host holds a byte a Host header may not */
     }
+    FUZZ_CHECK(r.target_len > 0);
+    FUZZ_CHECK(r.host == orig->host || host_header_ok(r.host, r.host_len));
     rewrite_hostname(&r, &host, &host_len);
     FUZZ_CHECK(host_len == 0 || (r.host != NULL && host >= r.host &&
                                  host + host_len <= r.host + r.host_len));

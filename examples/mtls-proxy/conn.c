@@ -255,13 +255,17 @@ static void handle_request(struct conn *c, struct h1_request *r)
     const char *host;
     size_t host_len;
     keep_log_fields(c, r);
-    rewrite_normalize(r);
+    int bad_host = rewrite_normalize(r) != 0;
     c->t_start = now_ms();
     c->req = r->body == H1_BODY_NONE ? REQ_DONE : REQ_BODY;
     c->req_keep_alive = r->keep_alive && !retiring(c);
     c->req_upgrade = r->upgrade;
     c->req_minor = r->minor;
     c->req_head_method = r->method_len == 4 && memcmp(r->method, "HEAD", 4) == 0;
+    if (bad_host) {
+        respond_error(c, 400, "invalid byte in the host of the request target");
+        return;
+    }
     rewrite_hostname(r, &host, &host_len);
     const char *sni = SSL_get_servername(c->ssl, TLSEXT_NAMETYPE_host_name);
     if (c->srv->strict_sni_host && rewrite_sni_mismatch(sni, host, host_len)) {

@@ -84,7 +84,8 @@ struct fields {
     int has_te, te_chunked; /* te_chunked: one Transfer-Encoding header, exactly "chunked" */
     const char *host;       /* NULL if none; an empty Host is non-NULL */
     size_t host_len;
-    int conn_close, conn_keep_alive, conn_upgrade, has_upgrade, expect_continue;
+    int conn_close, conn_keep_alive, conn_upgrade, expect_continue;
+    int has_upgrade; /* -1: no Upgrade header yet; else whether the first one is non-empty */
 };
 
 struct head {
@@ -195,17 +196,23 @@ static int note_content_length(struct head *h, const struct h1_header *hdr)
     return 0;
 }
 
+int h1_host_valid(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if ((byte_class[(unsigned char)s[i]] & C_HOST) == 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static int note_host(struct head *h, const struct h1_header *hdr)
 {
-    size_t i;
-
     if (h->f.host != NULL) {
         return head_fail(h, 400, "more than one Host");
     }
-    for (i = 0; i < hdr->value_len; i++) {
-        if ((byte_class[(unsigned char)hdr->value[i]] & C_HOST) == 0) {
-            return head_fail(h, 400, "invalid byte in Host");
-        }
+    if (!h1_host_valid(hdr->value, hdr->value_len)) {
+        return head_fail(h, 400, "invalid byte in Host");
     }
     h->f.host = hdr->value;
     h->f.host_len = hdr->value_len;
@@ -226,7 +233,11 @@ static int note_field(struct head *h, const struct h1_header *hdr)
                               ieq(hdr->value, hdr->value_len, "100-continue");
         return 0;
     case 7:
-        f->has_upgrade |= h1_header_is(hdr, "upgrade") && hdr->value_len > 0;
+        /* The first Upgrade header decides, as Go's Header.Get (so ReverseProxy) reads it,
+         * and it is the one rewrite.c forwards. */
+        if (f->has_upgrade < 0 && h1_header_is(hdr, "upgrade")) {
+            f->has_upgrade = hdr->value_len > 0;
+        }
         return 0;
     case 10:
         if (h1_header_is(hdr, "connection")) {
@@ -319,7 +330,8 @@ static void head_init(struct head *h, struct h1_header *headers, size_t max_head
 {
     *h = (struct head){.buf = buf, .len = len, .max_head = max_head,
                        .lim = len < max_head ? len : max_head, .response = response,
-                       .hdrs = headers, .max_hdrs = headers != NULL ? max_headers : 0, .err = err};
+                       .hdrs = headers, .max_hdrs = headers != NULL ? max_headers : 0, .err = err,
+                       .f = {.has_upgrade = -1}};
 }
 
 /* ---- requests -------------------------------------------------------------------------- */
@@ -380,7 +392,7 @@ static int finish_request(struct head *h, struct h1_request *req)
     req->body = f->has_te ? H1_BODY_CHUNKED : f->cl_value > 0 ? H1_BODY_LENGTH : H1_BODY_NONE;
     req->content_length = f->cl_value;
     req->keep_alive = !f->conn_close && (req->minor == 1 || f->conn_keep_alive);
-    req->upgrade = req->minor == 1 && f->conn_upgrade && f->has_upgrade;
+    req->upgrade = req->minor == 1 && f->conn_upgrade && f->has_upgrade == 1;
     req->expect_continue = f->expect_continue;
     req->host = f->host;
     req->host_len = f->host_len;

@@ -136,10 +136,17 @@ void h1_body_init(struct h1_body *b, enum h1_body_mode mode, uint64_t length);
  * h1_body_scan looks at the next `len` bytes of the stream at `p` and returns how many of
  * them belong to the body (0..len; the rest belong to the next message), setting b->done
  * once the body's last byte (for chunked: the final CRLF after the trailers) is consumed.
+ * A chunked scan also stops right after the last-chunk line, setting b->in_trailers: the
+ * bytes returned so far end the chunk data, the next scans return the trailer section and
+ * its final CRLF (which the proxy drops for requests and sends as "\r\n").
  * Returns -1 on malformed framing (fills `err`, status 400). CLOSE bodies never finish
  * (the caller ends them at EOF). NONE bodies are done at once.
  */
 long h1_body_scan(struct h1_body *b, const char *p, size_t len, struct h1_error *err);
+
+/* h1_host_valid: whether `s` may be a Host value (the bytes Go's httpguts.ValidHostHeader
+ * allows; h1_parse_request refuses a Host header with any other byte). */
+int h1_host_valid(const char *s, size_t n);
 
 /* h1_header_is: case-insensitive compare of a header name with NUL-terminated `name`. */
 int h1_header_is(const struct h1_header *h, const char *name);

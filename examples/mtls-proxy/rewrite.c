@@ -17,7 +17,7 @@ static int host_matches(const char *pattern, const char *host, size_t n)
 }
 
 /* The Host header without its port, as Go's net.SplitHostPort gives it. */
-void rewrite_normalize(struct h1_request *r)
+int rewrite_normalize(struct h1_request *r)
 {
     static const char *const schemes[] = {"http://", "https://"};
     for (size_t i = 0; i < 2; i++) {
@@ -29,12 +29,16 @@ void rewrite_normalize(struct h1_request *r)
         while (p < end && *p != '/' && *p != '?' && *p != '#') {
             p++;
         }
+        if (!h1_host_valid(auth, (size_t)(p - auth))) {
+            return -1;
+        }
         r->host = auth;
         r->host_len = (size_t)(p - auth);
         r->target = p < end ? p : "/";
         r->target_len = p < end ? (size_t)(end - p) : 1;
-        return;
+        return 0;
     }
+    return 0;
 }
 
 void rewrite_hostname(const struct h1_request *r, const char **out, size_t *out_len)
@@ -173,7 +177,8 @@ static void copy_header(struct sbuf *b, const struct h1_header *h)
     sbuf_add(b, "\r\n", 2);
 }
 
-/* The Upgrade pair, re-added after the hop-by-hop headers were dropped. */
+/* The Upgrade pair, re-added after the hop-by-hop headers were dropped: the first Upgrade
+ * header, the one http.c judged the request by (non-empty when r->upgrade). */
 static void add_upgrade(struct sbuf *b, const struct h1_header *headers, size_t n)
 {
     for (size_t i = 0; i < n; i++) {

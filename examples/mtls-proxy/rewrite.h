@@ -19,8 +19,10 @@
  * rewrite_normalize turns an absolute-form request-target ("GET https://h/p HTTP/1.1") into
  * origin-form, its authority replacing the Host (RFC 9112 §3.2.2; Go does the same), so that
  * routing, the SNI check and the upstream all see one host. Pointers stay in the request.
+ * Returns 0, or -1 when that authority holds a byte a Host header may not (h1_host_valid):
+ * the caller answers 400, as for such a Host header.
  */
-void rewrite_normalize(struct h1_request *r);
+int rewrite_normalize(struct h1_request *r);
 
 /* rewrite_hostname gives the Host header without its port (Go's net.SplitHostPort). */
 void rewrite_hostname(const struct h1_request *r, const char **out, size_t *out_len);

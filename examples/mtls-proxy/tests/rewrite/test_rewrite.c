@@ -126,6 +126,39 @@ static void test_connection_cannot_drop_content_length(void **state)
     handler_free(h);
 }
 
+/* An absolute-form target's host gets the Host header's byte check (found by fuzz_rewrite). */
+static void test_absolute_form_host_checked(void **state)
+{
+    struct h1_request r;
+    parse(&r, "GET https://a.example:8443/p?q HTTP/1.1\r\nHost: b\r\n\r\n");
+    assert_int_equal(rewrite_normalize(&r), 0);
+    assert_int_equal(r.host_len, strlen("a.example:8443"));
+    assert_memory_equal(r.host, "a.example:8443", r.host_len);
+    assert_memory_equal(r.target, "/p?q", r.target_len);
+    parse(&r, "GET https://a\xc3\xa9.example/ HTTP/1.1\r\nHost: b\r\n\r\n");
+    assert_int_equal(rewrite_normalize(&r), -1);
+    parse(&r, "GET http://a<b/ HTTP/1.1\r\nHost: b\r\n\r\n");
+    assert_int_equal(rewrite_normalize(&r), -1);
+}
+
+/* The first Upgrade header decides, as in Go, and is the one forwarded (found by
+ * fuzz_rewrite: an empty first one made an upgrade to the proxy none to the upstream). */
+static void test_first_upgrade_header_decides(void **state)
+{
+    struct handler *h = handler_new(NULL, 0, NULL);
+    struct h1_request r;
+    parse(&r, "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade:\r\n"
+              "Upgrade: websocket\r\n\r\n");
+    assert_false(r.upgrade);
+    char *out = rewrite("GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\n"
+                        "Upgrade: websocket\r\nUpgrade: h2c\r\n\r\n",
+                        h, NULL, 0);
+    assert_non_null(strstr(out, "Connection: Upgrade\r\nUpgrade: websocket\r\n"));
+    assert_null(strstr(out, "h2c"));
+    free(out);
+    handler_free(h);
+}
+
 static void test_header_ops_and_request_placeholders(void **state)
 {
     const char *set[] = {"X-Who={http.request.remote.host}:{http.request.remote.port}",
@@ -254,6 +287,8 @@ int main(void)
         cmocka_unit_test(test_spoofed_identity_headers_dropped_under_every_alias),
         cmocka_unit_test(test_hop_by_hop_headers_removed),
         cmocka_unit_test(test_connection_cannot_drop_content_length),
+        cmocka_unit_test(test_absolute_form_host_checked),
+        cmocka_unit_test(test_first_upgrade_header_decides),
         cmocka_unit_test(test_header_ops_and_request_placeholders),
         cmocka_unit_test(test_control_bytes_escaped_in_values),
         cmocka_unit_test(test_templates_refuse_unknown_placeholders),
