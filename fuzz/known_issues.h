@@ -28,20 +28,13 @@
  * regressions/fuzz_identity/accepted_go_refuses_* (one per reason) */
 #define KNOWN_ACCEPTS_GO_UNPARSABLE 0
 
-/* libmtls/verify/ctx.c verify_der() keeps MTLS_MAX_PEER_CERTS + 1 of the certificates a
- * client sent (the verdict is CHAIN_TOO_LONG), so mtls_peer_num_certs / mtls_peer_cert no
- * longer return "the DER certificates the client presented" (mtls.h); tls/glue.c does the
- * same. Either document the cut or keep them all.
- * regressions/fuzz_verify_chain/too_many_certs_cut */
-#define KNOWN_PEER_CERTS_CUT 1
-
 /* examples/mtls-proxy/rewrite.c rewrite_normalize() takes the Host of an absolute-form
  * request ("GET https://HOST/p") from the target without the Host byte check that
  * http.c note_host() applies to a Host header (Go's httpguts.ValidHostHeader): the request
  * is routed and SNI-checked by, and forwarded with, a Host that h1_parse_request (and Go's
  * transport, which answers 502 there) refuses, e.g. with a byte >= 0x80 or '<'.
  * regressions/fuzz_rewrite/absolute_form_host_non_ascii */
-#define KNOWN_ABSOLUTE_FORM_HOST_UNCHECKED 1
+#define KNOWN_ABSOLUTE_FORM_HOST_UNCHECKED 0
 
 /* examples/mtls-proxy/rewrite.c forward_header() drops every header a Connection token
  * names (named_by_connection), Content-Length included ("Connection: Content-Length"), but
@@ -51,13 +44,13 @@
  * (X-Client-Subject: CN=admin), never stripped. Transfer-Encoding is exempted already; exempt
  * Content-Length too (Go's ReverseProxy writes the framing from the parsed length).
  * regressions/fuzz_rewrite/connection_names_content_length */
-#define KNOWN_CONNECTION_DROPS_CONTENT_LENGTH 1
+#define KNOWN_CONNECTION_DROPS_CONTENT_LENGTH 0
 
 /* examples/mtls-proxy/rewrite.c add_upgrade() re-adds the first Upgrade header, even an
  * empty one, while http.c counts a request as an upgrade when any Upgrade header is
  * non-empty: "Upgrade:" then "Upgrade: websocket" is an upgrade to the proxy (it tunnels
  * after a 101) but reaches the upstream as "Upgrade: " (empty), which is none.
  * regressions/fuzz_rewrite/upgrade_first_empty */
-#define KNOWN_UPGRADE_FIRST_EMPTY 1
+#define KNOWN_UPGRADE_FIRST_EMPTY 0
 
 #endif

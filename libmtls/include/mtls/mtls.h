@@ -341,7 +341,9 @@ MTLS_API const char *mtls_placeholder_name(size_t i);
 
 /*
  * mtls_peer_num_certs / mtls_peer_cert return the DER certificates the client presented,
- * leaf first. Borrowed: valid until `peer` is freed. Out of range gives NULL.
+ * leaf first. A client that presents more than 64 certificates is refused
+ * (MTLS_ERR_CHAIN_TOO_LONG) and only its first 65 are kept. Borrowed: valid until `peer` is
+ * freed. Out of range gives NULL.
  */
 MTLS_API size_t mtls_peer_num_certs(const mtls_peer *peer);
 MTLS_API const uint8_t *mtls_peer_cert(const mtls_peer *peer, size_t i, size_t *out_len);
