@@ -22,15 +22,18 @@ def setup():
     pki = L.PKI()
     up = L.Upstream()
     port = L.free_port()
-    cfg = L.config({"s": L.server(port, [L.route(L.reverse_proxy(up))],
-                                  [L.policy(mode="require_and_verify",
-                                            trust=pki.path("root-ca.pem"))],
-                                  read_header_timeout="2s", idle_timeout="2s")}, pki)
-    ST.update(pki=pki, up=up, port=port, cfg=cfg)
+    def cfg(idle):
+        return L.config({"s": L.server(port, [L.route(L.reverse_proxy(up))],
+                                       [L.policy(mode="require_and_verify",
+                                                 trust=pki.path("root-ca.pem"))],
+                                       read_header_timeout="2s", idle_timeout=idle)}, pki)
+    # cfg_long_idle: the held connections of test_max_connections must outlive the time it
+    # takes to open 40 of them (well over 2 s in a sanitizer build on a busy machine).
+    ST.update(pki=pki, up=up, port=port, cfg=cfg("2s"), cfg_long_idle=cfg("60s"))
 
 
-def start(extra=()):
-    return L.start_server(ST["cfg"], args=["--handshake-timeout", str(HS)] + list(extra))
+def start(extra=(), cfg="cfg"):
+    return L.start_server(ST[cfg], args=["--handshake-timeout", str(HS)] + list(extra))
 
 
 def client_hello():
@@ -184,7 +187,7 @@ def test_idle_keepalive_closed_at_idle_timeout():
 def test_max_connections():
     """--max-connections 40: with 40 connections held open, a 41st is not served; once they
     go, clients are served again."""
-    srv = start(["--max-connections", "40", "--workers", "1"])
+    srv = start(["--max-connections", "40", "--workers", "1"], cfg="cfg_long_idle")
     socks = []
     c, k = ST["pki"].client("basic")
     try:
