@@ -125,11 +125,17 @@ int tool_parse_time(const char *s, int64_t *out, char *why, size_t why_len)
     return 0;
 }
 
+/* RFC 3339 years have four digits (strftime's %Y has no padding: "999-..."), so a time
+ * outside 0000-9999, which --at takes as @UNIX_SECONDS, is written that way: every
+ * rendering parses back with --at (fuzz/fuzz_mtls_verify.c checks it). */
 void tool_format_time(int64_t t, char out[32])
 {
     time_t tt = (time_t)t;
     struct tm tm;
-    if (gmtime_r(&tt, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+    if (gmtime_r(&tt, &tm) == NULL || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900) {
         snprintf(out, 32, "@%lld", (long long)t);
+        return;
     }
+    snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }

@@ -56,7 +56,8 @@ const char *tool_mode_name(int mode);
 /* tool_parse_time parses RFC 3339 ("2024-05-01T12:00:00Z", "...+02:00", fractions ignored)
  * or "@UNIX_SECONDS". Returns 0, or -1 with `why`. */
 int tool_parse_time(const char *s, int64_t *out, char *why, size_t why_len);
-/* tool_format_time writes `t` as RFC 3339 UTC ("2024-05-01T12:00:00Z"). */
+/* tool_format_time writes `t` as RFC 3339 UTC ("2024-05-01T12:00:00Z", four-digit year), or as
+ * "@SECONDS" when its year is outside 0000-9999 (no RFC 3339 form; --at reads both). */
 void tool_format_time(int64_t t, char out[32]);
 
 /* certinfo.c: facts about one certificate. Strings are libmtls's (Go's) renderings, raw. */
