@@ -57,6 +57,22 @@ MTLS_RESULT mtlsp_buf_append_hex(struct buf *b, const uint8_t *p, size_t n, mtls
     return MTLS_RESULT_OK;
 }
 
+MTLS_RESULT mtlsp_buf_append_escaped(struct buf *b, const void *p, size_t n, mtls_error *err)
+{
+    static const char digits[] = "0123456789abcdef";
+    const uint8_t *s = p;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = s[i];
+        if (c >= 0x20 && c != 0x7f && c != '"' && c != '\\') {
+            GUARD(mtlsp_buf_append_byte(b, c, err));
+            continue;
+        }
+        char esc[4] = {'\\', 'x', digits[c >> 4], digits[c & 15]};
+        GUARD(mtlsp_buf_append(b, esc, sizeof(esc), err));
+    }
+    return MTLS_RESULT_OK;
+}
+
 MTLS_RESULT mtlsp_buf_append_u64(struct buf *b, uint64_t v, mtls_error *err)
 {
     char tmp[21];

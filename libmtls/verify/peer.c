@@ -136,7 +136,8 @@ MTLS_RESULT mtlsp_describe_cert(struct buf *out, const uint8_t *der, size_t len,
     uint8_t digest[SHA256_DIGEST_LENGTH];
     SHA256(der, len, digest);
     GUARD_OUT(mtlsp_buf_append_str(out, "subject \"", err));
-    GUARD_OUT(mtlsp_buf_append(out, subject.data ? subject.data : "", subject.len, err));
+    /* Go's DN string passes CR, LF and NUL through: escaped, the message stays one line. */
+    GUARD_OUT(mtlsp_buf_append_escaped(out, subject.data ? subject.data : "", subject.len, err));
     GUARD_OUT(mtlsp_buf_append_str(out, "\" (sha256 ", err));
     GUARD_OUT(mtlsp_buf_append_hex(out, digest, sizeof(digest), err));
     GUARD_OUT(mtlsp_buf_append_str(out, ")", err));

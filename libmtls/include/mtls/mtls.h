@@ -304,7 +304,9 @@ MTLS_API int mtls_peer_reason(const mtls_peer *peer);
 
 /*
  * mtls_peer_message returns a human sentence for the verdict, naming the certificate at
- * fault by subject and SHA-256 fingerprint. It is rendered on the first call (so handshakes
+ * fault by subject and SHA-256 fingerprint. In the subject, bytes below 0x20, DEL, '"' and
+ * backslash are written as \xHH (UTF-8 passes through), so the message is one line that a
+ * client cannot use to forge log lines. It is rendered on the first call (so handshakes
  * whose message nobody reads pay nothing for it) and cached: like mtls_peer_get, not
  * thread-safe on one peer. Borrowed: valid until `peer` is freed. Never NULL; if memory runs
  * out it returns the reason's default message (mtls_strerror).
