@@ -6,7 +6,8 @@
  * One call wires the policy into the SSL_CTX (mtls_ssl_ctx_attach); after the handshake the
  * verdict and Caddy-style identity are read from the SSL. Serves one connection at a time,
  * answers every request with the client's identity, and logs each verdict to stderr.
- * Listens on 127.0.0.1 only; SIGTERM or SIGINT stops it cleanly (exit status 0). Not a
+ * Listens on 127.0.0.1 only; a connection gets 10 s in all; SIGTERM or SIGINT stops it
+ * cleanly (exit status 0). Not a
  * production server: see examples/mtls-proxy for that.
  */
 #include <arpa/inet.h>
@@ -101,57 +102,95 @@ static int listen_on(int port)
     return fd;
 }
 
-/* Writes the identity as "name: value" lines; values are escaped for safe display. */
-static void render_identity(mtls_peer *peer, char *out, size_t cap)
+/* Appends `n` bytes to the growing string *out, each byte below 0x20 and DEL as \xHH (so a
+ * certificate field cannot add lines). Returns 0, or -1 when memory runs out. */
+static int append_escaped(char **out, size_t *len, const char *v, size_t n)
 {
-    size_t used = 0;
-    for (size_t i = 0; i < sizeof(shown) / sizeof(shown[0]) && used < cap; i++) {
-        const char *v = "";
-        if (mtls_peer_get(peer, shown[i], &v, NULL, NULL) != MTLS_OK) {
-            v = "";
-        }
-        int n = snprintf(out + used, cap - used, "%s: ", shown[i]);
-        used += n > 0 ? (size_t)n : 0;
-        for (const char *p = v; *p != '\0' && used + 5 < cap; p++) {
-            unsigned char ch = (unsigned char)*p;
-            n = (ch < 0x20 || ch == 0x7f) ? snprintf(out + used, cap - used, "\\x%02x", ch)
-                                          : snprintf(out + used, cap - used, "%c", ch);
-            used += n > 0 ? (size_t)n : 0;
-        }
-        if (used + 1 < cap) {
-            out[used++] = '\n';
-            out[used] = '\0';
+    char *p = realloc(*out, *len + 4 * n + 2); /* + NUL + the caller's newline */
+    if (p == NULL) {
+        return -1;
+    }
+    *out = p;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)v[i];
+        if (ch < 0x20 || ch == 0x7f) {
+            *len += (size_t)snprintf(p + *len, 5, "\\x%02x", ch);
+        } else {
+            p[(*len)++] = (char)ch;
         }
     }
+    p[*len] = '\0';
+    return 0;
+}
+
+/* The identity as "name: value" lines, values escaped for safe display, whole however
+ * long (thousands of SANs). Returns a malloc'd string, or NULL when memory runs out. */
+static char *render_identity(mtls_peer *peer, size_t *out_len)
+{
+    char *out = NULL;
+    size_t len = 0;
+    for (size_t i = 0; i < sizeof(shown) / sizeof(shown[0]); i++) {
+        const char *v = "";
+        size_t n = 0; /* values may hold NUL: use the length, not strlen */
+        if (mtls_peer_get(peer, shown[i], &v, &n, NULL) != MTLS_OK) {
+            v = "", n = 0;
+        }
+        if (append_escaped(&out, &len, shown[i], strlen(shown[i])) != 0 ||
+            append_escaped(&out, &len, ": ", 2) != 0 || append_escaped(&out, &len, v, n) != 0) {
+            free(out);
+            return NULL;
+        }
+        out[len++] = '\n'; /* room: append_escaped reserves 2 bytes past the text */
+        out[len] = '\0';
+    }
+    *out_len = len;
+    return out;
+}
+
+/* SIGALRM ends a connection that takes too long as a whole: recv() fails with EINTR (no
+ * SA_RESTART), so a client trickling its ClientHello or request cannot hold this
+ * one-connection-at-a-time server beyond CONN_DEADLINE seconds. */
+#define CONN_DEADLINE 10
+
+static void on_alarm(int sig)
+{
+    (void)sig;
 }
 
 static void serve(SSL_CTX *ssl_ctx, int fd)
 {
-    struct timeval tv = {.tv_sec = 10};
+    struct timeval tv = {.tv_sec = CONN_DEADLINE};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     SSL *ssl = SSL_new(ssl_ctx);
     if (ssl == NULL || !SSL_set_fd(ssl, fd)) {
         SSL_free(ssl);
         return;
     }
+    alarm(CONN_DEADLINE);
     int ok = SSL_accept(ssl) == 1;
     mtls_peer *peer = mtls_ssl_get0_peer(ssl);
+    /* mtls_peer_message escapes the certificate fields it names: one line per client. */
     fprintf(stderr, "client %s: %s\n", ok ? "accepted" : "rejected",
             peer ? mtls_peer_message(peer) : "handshake failed before client authentication");
-    if (ok) {
-        char req[8192], body[4096], resp[4608];
+    size_t body_len = 0;
+    char *body = ok ? render_identity(peer, &body_len) : NULL;
+    if (body != NULL) {
+        char req[8192], head[160];
         int n = SSL_read(ssl, req, sizeof(req) - 1); /* one request; headers fit or we answer anyway */
         (void)n;
-        render_identity(peer, body, sizeof(body));
-        fputs(body, stdout);
+        fwrite(body, 1, body_len, stdout);
         fflush(stdout);
-        int len = snprintf(resp, sizeof(resp),
-                           "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                           "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                           strlen(body), body);
-        SSL_write(ssl, resp, len);
-        SSL_shutdown(ssl);
+        int hl = snprintf(head, sizeof(head),
+                          "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                          "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+                          body_len);
+        if (SSL_write(ssl, head, hl) == hl && SSL_write(ssl, body, (int)body_len) == (int)body_len) {
+            SSL_shutdown(ssl);
+        }
+        free(body);
     }
+    alarm(0);
     ERR_clear_error();
     SSL_free(ssl);
 }
@@ -200,6 +239,8 @@ int main(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_alarm;
+    sigaction(SIGALRM, &sa, NULL);
     SSL_CTX *ssl_ctx = make_ssl_ctx(cert, key, policy);
     int lfd = ssl_ctx ? listen_on((int)port) : -1;
     if (lfd < 0) {
