@@ -185,8 +185,15 @@ static void serve(SSL_CTX *ssl_ctx, int fd)
                           "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
                           "Content-Length: %zu\r\nConnection: close\r\n\r\n",
                           body_len);
-        if (SSL_write(ssl, head, hl) == hl && SSL_write(ssl, body, (int)body_len) == (int)body_len) {
-            SSL_shutdown(ssl);
+        /* One write: a client that half-closed after its request still gets all of it. */
+        char *resp = malloc((size_t)hl + body_len);
+        if (resp != NULL) {
+            memcpy(resp, head, (size_t)hl);
+            memcpy(resp + hl, body, body_len);
+            if (SSL_write(ssl, resp, hl + (int)body_len) == hl + (int)body_len) {
+                SSL_shutdown(ssl);
+            }
+            free(resp);
         }
         free(body);
     }
