@@ -26,6 +26,20 @@ MTLS_RESULT mtlsp_render_dn(struct buf *out, const uint8_t *name, size_t name_le
 MTLS_RESULT mtlsp_identity_render(struct buf *out, int *out_known, const uint8_t *der,
                                   size_t der_len, const char *key, mtls_error *err);
 
+/* A leaf read once the way Go reads it, for rendering many placeholders: slices of the
+ * caller's DER, which must outlive it. */
+struct mtlsp_leaf;
+
+/* mtlsp_leaf_parse reads `der` (MTLS_ERR_CERT_PARSE where Go refuses it, MTLS_ERR_NOMEM). */
+MTLS_RESULT mtlsp_leaf_parse(struct mtlsp_leaf **out, const uint8_t *der, size_t der_len,
+                             mtls_error *err);
+void mtlsp_leaf_free(struct mtlsp_leaf *leaf);
+
+/* mtlsp_identity_render_leaf is mtlsp_identity_render on a parsed leaf. */
+MTLS_RESULT mtlsp_identity_render_leaf(struct buf *out, int *out_known,
+                                       const struct mtlsp_leaf *leaf, const char *key,
+                                       mtls_error *err);
+
 /* mtlsp_identity_check succeeds when Go's x509.ParseCertificate (as far as cert.c reproduces
  * it) accepts `der`; else MTLS_ERR_CERT_PARSE with Go's reason, or MTLS_ERR_NOMEM. crypto/tls
  * parses every certificate a client sends this way and refuses the handshake on failure. */

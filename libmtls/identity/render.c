@@ -218,6 +218,57 @@ static MTLS_RESULT render_key(struct buf *out, const struct gocert *c, const str
     }
 }
 
+struct mtlsp_leaf {
+    struct gocert c;
+};
+
+MTLS_RESULT mtlsp_leaf_parse(struct mtlsp_leaf **out, const uint8_t *der, size_t der_len,
+                             mtls_error *err)
+{
+    ENSURE_REF(out);
+    *out = NULL;
+    ENSURE_MSG(der != NULL && der_len > 0, MTLS_ERR_CERT_PARSE, "x509: empty certificate");
+    struct mtlsp_leaf *leaf = mtlsp_calloc(1, sizeof(*leaf));
+    ENSURE_MEM(leaf);
+    mtls_result rc = mtlsp_gocert_parse(&leaf->c, der, der_len, err);
+    if (!MTLS_IS_OK(rc)) {
+        mtlsp_free(leaf);
+        return rc;
+    }
+    *out = leaf;
+    return MTLS_RESULT_OK;
+}
+
+void mtlsp_leaf_free(struct mtlsp_leaf *leaf)
+{
+    mtlsp_free(leaf);
+}
+
+static MTLS_RESULT render_parsed(struct buf *out, const struct gocert *c, const struct key *k,
+                                 mtls_error *err)
+{
+    size_t saved = out->len;
+    mtls_result rc = render_key(out, c, k, err);
+    if (!MTLS_IS_OK(rc) && out->data != NULL) {
+        out->len = saved; /* leave nothing half-rendered */
+        out->data[saved] = '\0';
+    }
+    return rc;
+}
+
+MTLS_RESULT mtlsp_identity_render_leaf(struct buf *out, int *out_known,
+                                       const struct mtlsp_leaf *leaf, const char *key,
+                                       mtls_error *err)
+{
+    struct key k;
+    ENSURE_REF(out);
+    ENSURE_REF(out_known);
+    ENSURE_REF(leaf);
+    ENSURE_REF(key);
+    *out_known = classify(&k, key);
+    return *out_known ? render_parsed(out, &leaf->c, &k, err) : MTLS_RESULT_OK;
+}
+
 MTLS_RESULT mtlsp_identity_check(const uint8_t *der, size_t der_len, mtls_error *err)
 {
     struct gocert c;
@@ -240,11 +291,5 @@ MTLS_RESULT mtlsp_identity_render(struct buf *out, int *out_known, const uint8_t
     *out_known = 1;
     ENSURE_MSG(der != NULL && der_len > 0, MTLS_ERR_CERT_PARSE, "x509: empty certificate");
     GUARD(mtlsp_gocert_parse(&c, der, der_len, err));
-    size_t saved = out->len;
-    mtls_result rc = render_key(out, &c, &k, err);
-    if (!MTLS_IS_OK(rc) && out->data != NULL) {
-        out->len = saved; /* leave nothing half-rendered */
-        out->data[saved] = '\0';
-    }
-    return rc;
+    return render_parsed(out, &c, &k, err);
 }

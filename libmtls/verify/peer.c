@@ -62,6 +62,7 @@ MTLS_API void mtls_peer_free(mtls_peer *peer)
         mtlsp_free(peer->cache[i].value);
     }
     mtlsp_free(peer->cache);
+    mtlsp_leaf_free(peer->leaf);
     conn_info_free(&peer->conn);
     X509_free(peer->bad);
     mtlsp_chain_free(&peer->chain);
@@ -294,7 +295,7 @@ static int identity_key_known(const char *key)
     return 0;
 }
 
-static MTLS_RESULT render_client(struct buf *b, int *known, const struct mtls_peer *p,
+static MTLS_RESULT render_client(struct buf *b, int *known, struct mtls_peer *p,
                                  const char *key, mtls_error *err)
 {
     if (strcmp(key, "verified") == 0) {
@@ -305,8 +306,18 @@ static MTLS_RESULT render_client(struct buf *b, int *known, const struct mtls_pe
         *known = identity_key_known(key);
         return MTLS_RESULT_OK;
     }
-    return mtlsp_identity_render(b, known, CRYPTO_BUFFER_data(p->certs[0]),
-                                 CRYPTO_BUFFER_len(p->certs[0]), key, err);
+    if (p->leaf == NULL) {
+        /* Read the leaf once for all its placeholders; a leaf Go refuses is read (and
+         * refused) again on each call, which only a `require` peer can meet. */
+        mtls_error scratch = {0};
+        mtls_result rc = mtlsp_leaf_parse(&p->leaf, CRYPTO_BUFFER_data(p->certs[0]),
+                                          CRYPTO_BUFFER_len(p->certs[0]), &scratch);
+        if (!MTLS_IS_OK(rc)) {
+            return mtlsp_identity_render(b, known, CRYPTO_BUFFER_data(p->certs[0]),
+                                         CRYPTO_BUFFER_len(p->certs[0]), key, err);
+        }
+    }
+    return mtlsp_identity_render_leaf(b, known, p->leaf, key, err);
 }
 
 static MTLS_RESULT cache_add(struct mtls_peer *p, const char *name, struct buf *b,

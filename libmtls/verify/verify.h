@@ -83,6 +83,7 @@ struct mtls_peer {
     struct conn_info conn;
     struct cache_entry *cache;
     size_t num_cache;
+    struct mtlsp_leaf *leaf; /* certs[0] as identity/ reads it, on the first placeholder */
 };
 
 /* mtlsp_ctx_now returns the time from the ctx clock. */
