@@ -5,12 +5,17 @@ set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 builddir=${1:-$top/build}
 
+# python3-venv, golang-go, nodejs + npm: the bindings' test suites (bindings/*).
 packages=(build-essential meson ninja-build pkg-config android-libboringssl-dev
-          libjansson-dev libcmocka-dev openssl curl caddy python3 g++)
+          libjansson-dev libcmocka-dev openssl curl caddy python3 python3-venv g++ golang-go)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+# Node.js by command, not package: a nodejs from another repository (NodeSource) bundles npm,
+# and Debian's npm package would conflict with it.
+command -v node > /dev/null || missing+=(nodejs)
+command -v npm > /dev/null || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: installing ${missing[*]}" >&2
     sudo_cmd=(); [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)

@@ -56,7 +56,11 @@ rm -rf "$logdir"
 mkdir -p "$logdir"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:quarantine_size_mb=16:log_path=$logdir/asan"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$logdir/ubsan"
-meson test -C "$asandir" --print-errorlogs "$@" || failed+=("sanitizer build tests")
+# The bindings' suites are left out here: Node and Go cannot load an ASan libmtls with deep
+# binding or the race detector (they skip), and what the Python suite would add -- the
+# library's memory errors -- the C suites above already cover under ASan.
+meson test -C "$asandir" --print-errorlogs --no-suite python --no-suite node --no-suite go "$@" \
+    || failed+=("sanitizer build tests")
 reports=$(find "$logdir" -type f | sort)
 if [ -n "$reports" ]; then
     for f in $reports; do

@@ -1,0 +1,3 @@
+module libmtls.dev/mtls
+
+go 1.19
