@@ -335,7 +335,8 @@ static void mode_matrix(void)
                 read_chain(&ch, c->chain);
             }
             char name[128];
-            snprintf(name, sizeof(name), "%s/%s", c ? c->name : "none", conf_mode_name(modes[m]));
+            snprintf(name, sizeof(name), "%.63s/%.40s", c ? c->name : "none",
+                     conf_mode_name(modes[m]));
             emit((struct spec){name, c ? c->name : "(none)",
                                simple_policy(modes[m], c ? c->trust : cases[0].trust), 0,
                                c ? &ch : NULL, expected(modes[m], c), NULL, 0});
