@@ -39,44 +39,9 @@ def setup():
     ca = A.TestCA(pki)
     key = A.Key(name="leaf")
     ikey = A.Key(name="int")
-    chains = {}
     t0 = time.monotonic()
-    issuer_name, issuer_key = ca.subject, ca.key
-    ints = []
-    for i in range(120):
-        nm = A.name((A.OID_CN, "chain int %d" % i, "utf8"))
-        ints.append(A.make_cert(nm, issuer_name, issuer_key, ikey, ca=True))
-        issuer_name, issuer_key = nm, ikey
-    leaf = A.make_cert(A.name((A.OID_CN, "chain-121 leaf", "utf8")), issuer_name, issuer_key,
-                       key)
-    chains["chain-121"] = A.write_chain("chain-121", [leaf] + list(reversed(ints)))
-    for kb in (40, 60, 100, 200):
-        blob = A.ext("1.3.6.1.4.1.55555.1", A.octets(b"\xa5" * (kb * 1024)))
-        der = A.make_cert(A.name((A.OID_CN, "big-%dk" % kb, "utf8")), ca.subject, ca.key, key,
-                          extra_exts=[blob])
-        chains["big-%dk" % kb] = A.write_chain("big-%dk" % kb, [der])
-    der = A.make_cert(A.name((A.OID_CN, "sans-4000", "utf8")), ca.subject, ca.key, key,
-                      san={"dns": ["h%04d.mtls.test" % i for i in range(4000)],
-                           "uris": ["spiffe://mtls.test/sans-4000"]})
-    chains["sans-4000"] = A.write_chain("sans-4000", [der])
-    der = A.make_cert(A.name((A.OID_CN, "sans-emails", "utf8")), ca.subject, ca.key, key,
-                      san={"emails": ["u%04d@mtls.test" % i for i in range(3000)]})
-    chains["sans-emails"] = A.write_chain("sans-emails", [der])
-    excluded = b"".join(A.seq(A.tlv(0x82, b"x%04d.example.org" % i)) for i in range(1000))
-    nc = A.ext("2.5.29.30", A.seq(A.tlv(0xa1, excluded)), critical=True)
-    nc_name = A.name((A.OID_CN, "nc int", "utf8"))
-    nc_int = A.make_cert(nc_name, ca.subject, ca.key, ikey, ca=True, extra_exts=[nc])
-    der = A.make_cert(A.name((A.OID_CN, "nc leaf", "utf8")), nc_name, ikey, key,
-                      san={"dns": ["n%04d.mtls.test" % i for i in range(3000)]})
-    chains["nc-x-sans"] = A.write_chain("nc-x-sans", [der, nc_int])
-    same = A.name((A.OID_CN, "same subject", "utf8"))
-    decoys = []
-    for i in range(15):
-        k = A.Key(name="decoy%d" % i)
-        decoys.append((k, A.make_cert(same, same, k, k, ca=True, aki=False)))
-    der = A.make_cert(A.name((A.OID_CN, "same-subject leaf", "utf8")), same, decoys[0][0], key,
-                      aki=False)
-    chains["same-subject"] = A.write_chain("same-subject", [der] + [d for _, d in decoys])
+    chains = A.oversized_chains(ca, key, ikey,
+                                sans_4000_uris=["spiffe://mtls.test/sans-4000"])
     L.log("    certificates made in %.1fs" % (time.monotonic() - t0))
     ST.update(pki=pki, chains=chains, key=key,
               policy=M.policy_file("rav", trust=[pki.path("root-ca.pem")]))

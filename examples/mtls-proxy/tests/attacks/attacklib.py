@@ -250,6 +250,51 @@ class TestCA:
         self.key.keyid = _ski_of(self.der) or self.key.keyid
 
 
+def oversized_chains(ca, key, ikey, sans_4000_uris=()):
+    """The oversized client chains both huge_certificates tests send (proxy and minimal
+    server), as {name: chain PEM path}, all leaves with `key`: chain-121 (120 intermediates
+    signed with `ikey`), big-40k/60k/100k/200k (one huge extension), sans-4000 (4,000 DNS SANs,
+    plus `sans_4000_uris`), sans-emails (3,000), nc-x-sans (1,000 excluded name constraints x
+    3,000 SANs) and same-subject (15 intermediates with one subject and other keys)."""
+    chains = {}
+    issuer_name, issuer_key = ca.subject, ca.key
+    ints = []
+    for i in range(120):
+        nm = name((OID_CN, "chain int %d" % i, "utf8"))
+        ints.append(make_cert(nm, issuer_name, issuer_key, ikey, ca=True))
+        issuer_name, issuer_key = nm, ikey
+    leaf = make_cert(name((OID_CN, "chain-121 leaf", "utf8")), issuer_name, issuer_key, key)
+    chains["chain-121"] = write_chain("chain-121", [leaf] + list(reversed(ints)))
+    for kb in (40, 60, 100, 200):
+        blob = ext("1.3.6.1.4.1.55555.1", octets(b"\xa5" * (kb * 1024)))
+        der = make_cert(name((OID_CN, "big-%dk" % kb, "utf8")), ca.subject, ca.key, key,
+                        extra_exts=[blob])
+        chains["big-%dk" % kb] = write_chain("big-%dk" % kb, [der])
+    der = make_cert(name((OID_CN, "sans-4000", "utf8")), ca.subject, ca.key, key,
+                    san={"dns": ["h%04d.mtls.test" % i for i in range(4000)],
+                         "uris": list(sans_4000_uris)})
+    chains["sans-4000"] = write_chain("sans-4000", [der])
+    der = make_cert(name((OID_CN, "sans-emails", "utf8")), ca.subject, ca.key, key,
+                    san={"emails": ["u%04d@mtls.test" % i for i in range(3000)]})
+    chains["sans-emails"] = write_chain("sans-emails", [der])
+    excluded = b"".join(seq(tlv(0x82, b"x%04d.example.org" % i)) for i in range(1000))
+    nc = ext("2.5.29.30", seq(tlv(0xa1, excluded)), critical=True)
+    nc_name = name((OID_CN, "nc int", "utf8"))
+    nc_int = make_cert(nc_name, ca.subject, ca.key, ikey, ca=True, extra_exts=[nc])
+    der = make_cert(name((OID_CN, "nc leaf", "utf8")), nc_name, ikey, key,
+                    san={"dns": ["n%04d.mtls.test" % i for i in range(3000)]})
+    chains["nc-x-sans"] = write_chain("nc-x-sans", [der, nc_int])
+    same = name((OID_CN, "same subject", "utf8"))
+    decoys = []
+    for i in range(15):
+        k = Key(name="decoy%d" % i)
+        decoys.append((k, make_cert(same, same, k, k, ca=True, aki=False)))
+    der = make_cert(name((OID_CN, "same-subject leaf", "utf8")), same, decoys[0][0], key,
+                    aki=False)
+    chains["same-subject"] = write_chain("same-subject", [der] + [d for _, d in decoys])
+    return chains
+
+
 def _ski_of(der):
     marker = oid("2.5.29.14")
     i = der.find(marker)
