@@ -11,12 +11,15 @@
 #include <stdio.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 
 #include <mtls/boringssl.h>
@@ -241,6 +244,46 @@ static void identity_from_ssl(void **state)
     assert_int_equal(r.ca_names, 1);
     result_free(&r);
     SSL_CTX_free(cctx);
+    SSL_CTX_free(sctx);
+    mtls_ctx_free(policy);
+}
+
+/* A pool whose CA names overflow the CertificateRequest's 16-bit list: no names are sent and
+ * the client is still judged (before, every handshake failed). */
+static void huge_ca_pool_sends_no_names(void **state)
+{
+    const struct pki_case *good = find_case("basic");
+    char path[] = "/tmp/mtls-test-pool-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    assert_non_null(f);
+    for (long i = 0; i < 1000; i++) { /* 60-character names: ~75 bytes each, 75 KB in all */
+        char cn[64];
+        snprintf(cn, sizeof(cn), "decoy CA %04ld with a deliberately long common name ....", i);
+        X509 *x = pki_self_signed(cn, i + 1, NULL);
+        assert_non_null(x);
+        assert_true(PEM_write_X509(f, x));
+        X509_free(x);
+    }
+    assert_int_equal(fclose(f), 0);
+    char json[2048];
+    snprintf(json, sizeof(json),
+             "{\"mode\":\"require_and_verify\",\"trusted_ca_certs_pem_files\":[\"%s\",\"%s\"]}",
+             path, good->trust);
+    mtls_ctx *policy = load(json);
+    unlink(path);
+    SSL_CTX *sctx = server_ctx(policy);
+    for (int v = 0; v < 2; v++) {
+        SSL_CTX *cctx = client_ctx(good, v ? TLS1_2_VERSION : TLS1_3_VERSION);
+        struct result r = handshake(sctx, cctx, "localhost", NULL);
+        assert_true(r.server_ok);
+        assert_non_null(r.peer);
+        assert_true(mtls_peer_verified(r.peer));
+        assert_int_equal(r.ca_names, 0);
+        result_free(&r);
+        SSL_CTX_free(cctx);
+    }
     SSL_CTX_free(sctx);
     mtls_ctx_free(policy);
 }
@@ -472,6 +515,7 @@ int main(void)
         cmocka_unit_test(reload_changes_session_context),
         cmocka_unit_test(swap_during_handshakes),
         cmocka_unit_test(attach_rejects_null),
+        cmocka_unit_test(huge_ca_pool_sends_no_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -117,6 +117,25 @@ static void compute_sid_ctx(struct compiled_policy *cp, const struct conn_policy
     SHA256_Final(cp->sid_ctx, &h);
 }
 
+/* The CertificateRequest carries the CA names in a list with a 16-bit length (TLS 1.2's
+ * certificate_authorities, TLS 1.3's extension of that name): past it BoringSSL cannot write
+ * the message and every handshake fails without a word (a pool of ~900 CAs). The names are
+ * only a hint to the client, so such a policy sends none: clients then offer any certificate,
+ * and verification is unchanged. (docs/design-notes.md: a deliberate difference.) */
+#define MAX_CA_NAMES_BYTES (65535 - 2)
+
+static void drop_oversized_ca_names(struct compiled_policy *cp)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < sk_CRYPTO_BUFFER_num(cp->ca_names); i++) {
+        total += 2 + CRYPTO_BUFFER_len(sk_CRYPTO_BUFFER_value(cp->ca_names, i));
+    }
+    if (total > MAX_CA_NAMES_BYTES) {
+        sk_CRYPTO_BUFFER_pop_free(cp->ca_names, CRYPTO_BUFFER_free);
+        cp->ca_names = NULL;
+    }
+}
+
 static MTLS_RESULT compile_policy(struct compiled_policy *cp, const struct conn_policy *pol,
                                   size_t index, uint64_t generation, mtls_error *err)
 {
@@ -129,6 +148,7 @@ static MTLS_RESULT compile_policy(struct compiled_policy *cp, const struct conn_
         for (size_t i = 0; i < anchors->num; i++) {
             GUARD(add_anchor(cp, &anchors->items[i], err));
         }
+        drop_oversized_ca_names(cp);
     }
     if (pol->auth.num_leaf_lists > 0) {
         cp->pins = mtlsp_calloc(pol->auth.num_leaf_lists, sizeof(*cp->pins));

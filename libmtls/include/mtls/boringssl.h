@@ -25,7 +25,8 @@ extern "C" {
  * mtls_ssl_ctx_attach makes `ssl_ctx` authenticate clients with the policy set `ctx`.
  * It installs, on `ssl_ctx`: a select-certificate (ClientHello) callback that picks the
  * connection policy by SNI and the connection's addresses and sets, per connection, the
- * verify mode, the CA names sent in CertificateRequest, the session-ID context (a digest of
+ * verify mode, the CA names sent in CertificateRequest (none when the policy's anchors' names
+ * would not fit the message's 64 KiB list, about 900 CAs), the session-ID context (a digest of
  * the policy and of `ctx`'s generation, so sessions never resume across policies or
  * reloads) and a custom verify callback; and a DoS-protection callback (BoringSSL's hook
  * right after the resumption decision) that judges a resumed session's stored chain again
