@@ -212,11 +212,15 @@ static struct verdict judge_empty(const struct mtls_ctx *ctx, size_t index)
 
 /* Does Go's x509.ParseCertificate read `cert` (the way identity/ renders it)? Caddy's
  * handshake parses every certificate the client sends and fails on the first it refuses,
- * whatever the mode. 1 when it does or when *rc holds NOMEM (the caller propagates it). */
-static int go_reads(CRYPTO_BUFFER *cert, mtls_result *rc)
+ * whatever the mode. 1 when it does or when *rc holds NOMEM (the caller propagates it).
+ * `out_leaf` (may be NULL) keeps the reading for the peer's placeholders. */
+static int go_reads(CRYPTO_BUFFER *cert, struct mtlsp_leaf **out_leaf, mtls_result *rc)
 {
     mtls_error scratch = {0};
-    *rc = mtlsp_identity_check(CRYPTO_BUFFER_data(cert), CRYPTO_BUFFER_len(cert), &scratch);
+    const uint8_t *der = CRYPTO_BUFFER_data(cert);
+    size_t len = CRYPTO_BUFFER_len(cert);
+    *rc = out_leaf != NULL ? mtlsp_leaf_parse(out_leaf, der, len, &scratch)
+                           : mtlsp_identity_check(der, len, &scratch);
     if (MTLS_IS_OK(*rc) || rc->code == MTLS_ERR_NOMEM) {
         return 1;
     }
@@ -224,8 +228,8 @@ static int go_reads(CRYPTO_BUFFER *cert, mtls_result *rc)
     return 0;
 }
 
-static MTLS_RESULT parse_all(STACK_OF(X509) *out, struct verdict *v, CRYPTO_BUFFER *const *certs,
-                             size_t num, mtls_error *err)
+static MTLS_RESULT parse_all(STACK_OF(X509) *out, struct verdict *v, struct mtlsp_leaf **out_leaf,
+                             CRYPTO_BUFFER *const *certs, size_t num, mtls_error *err)
 {
     mtls_result rc = MTLS_RESULT_OK;
     for (size_t i = 0; i < num; i++) {
@@ -239,7 +243,7 @@ static MTLS_RESULT parse_all(STACK_OF(X509) *out, struct verdict *v, CRYPTO_BUFF
             X509_free(x);
             BAIL(MTLS_ERR_NOMEM);
         }
-        if (!mtlsp_go_parse_ok(x) || !go_reads(certs[i], &rc)) {
+        if (!mtlsp_go_parse_ok(x) || !go_reads(certs[i], i == 0 ? out_leaf : NULL, &rc)) {
             *v = (struct verdict){MTLS_ERR_CERT_PARSE, (int)i, "Go's parser refuses it"};
             return MTLS_RESULT_OK;
         }
@@ -251,11 +255,12 @@ static MTLS_RESULT parse_all(STACK_OF(X509) *out, struct verdict *v, CRYPTO_BUFF
     return MTLS_RESULT_OK;
 }
 
-/* Reaches the verdict; *out_bad receives a reference to the certificate at fault and
- * `out_chain` the verified path (when a chain was verified). */
+/* Reaches the verdict; *out_bad receives a reference to the certificate at fault,
+ * `out_chain` the verified path (when a chain was verified) and *out_leaf the leaf as Go
+ * reads it (when it does: the placeholders need not read it again). */
 static MTLS_RESULT decide(struct verdict *v, X509 **out_bad, struct peer_chain *out_chain,
-                          const struct mtls_ctx *ctx, size_t index, CRYPTO_BUFFER *const *certs,
-                          size_t num, int64_t at, mtls_error *err)
+                          struct mtlsp_leaf **out_leaf, const struct mtls_ctx *ctx, size_t index,
+                          CRYPTO_BUFFER *const *certs, size_t num, int64_t at, mtls_error *err)
 {
     const struct compiled_policy *cp = &ctx->compiled[index];
     int mode = ctx->set->policies[index].auth.mode;
@@ -271,7 +276,7 @@ static MTLS_RESULT decide(struct verdict *v, X509 **out_bad, struct peer_chain *
     }
     STACK_OF(X509) *presented = sk_X509_new_null();
     ENSURE_MEM(presented);
-    GUARD_OUT(parse_all(presented, v, certs, num, err));
+    GUARD_OUT(parse_all(presented, v, out_leaf, certs, num, err));
     if (v->reason != MTLS_OK || mode == MTLS_MODE_OFF) {
         goto out;
     }
@@ -323,7 +328,8 @@ MTLS_RESULT mtlsp_judge(struct mtls_peer **out, const struct mtls_ctx *ctx, size
     p->policy_index = index;
     p->mode = ctx->set->policies[index].auth.mode;
     GUARD_OUT(fill_peer(p, certs, num_certs, err));
-    GUARD_OUT(decide(&v, &bad, &chain, ctx, index, certs, num_certs, at_unix, err));
+    /* p->certs hold the same buffers as `certs`: the leaf's slices stay valid with p. */
+    GUARD_OUT(decide(&v, &bad, &chain, &p->leaf, ctx, index, certs, num_certs, at_unix, err));
     p->reason = v.reason;
     p->accepted = v.reason == MTLS_OK;
     p->verified = p->accepted && num_certs > 0 && mode_verifies(p->mode);
