@@ -12,7 +12,6 @@ openssl s_client -tls1_2 with the trusted "basic" client certificate:
   - 3 connections with 2 x "R" each: all refused;
 and the server keeps serving the next client, and exits 0 on SIGTERM."""
 import re
-import subprocess
 
 import mslib as M
 
@@ -28,23 +27,10 @@ def setup():
 
 
 def session(port, case, script):
-    """s_client -tls1_2 fed by a shell `script` (printf / echo R / sleep)."""
-    args = ["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-servername",
-            "localhost", "-CAfile", ST["pki"].server_ca, "-tls1_2"]
-    if case:
-        c, k = ST["pki"].client(case)
-        args += ["-cert", c, "-key", k]
-    cmd = "(%s) | %s" % (script, " ".join(args))
-    try:
-        p = subprocess.run(["bash", "-c", cmd], capture_output=True, timeout=30)
-        return p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
-    except subprocess.TimeoutExpired as e:
-        return ((e.stdout or b"").decode("utf-8", "replace"),
-                (e.stderr or b"").decode("utf-8", "replace"))
+    return M.A.s_client_session(ST["pki"], port, case, script)
 
 
-def get(path):
-    return "printf 'GET %s HTTP/1.1\\r\\nHost: localhost\\r\\n\\r\\n'" % path
+get = M.A.shell_get
 
 
 def next_client_ok(f, srv):

@@ -250,6 +250,29 @@ class TestCA:
         self.key.keyid = _ski_of(self.der) or self.key.keyid
 
 
+def s_client_session(pki, port, case, script):
+    """`openssl s_client -tls1_2` to 127.0.0.1:`port` (SNI localhost), with the client
+    certificate of manifest `case` (None: none), fed by the shell `script` (printf / echo R /
+    sleep: "R" asks for renegotiation). Returns (stdout, stderr) as text, also on timeout."""
+    args = ["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-servername",
+            "localhost", "-CAfile", pki.server_ca, "-tls1_2"]
+    if case:
+        c, k = pki.client(case)
+        args += ["-cert", c, "-key", k]
+    cmd = "(%s) | %s" % (script, " ".join(args))
+    try:
+        p = subprocess.run(["bash", "-c", cmd], capture_output=True, timeout=30)
+        return p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
+    except subprocess.TimeoutExpired as e:
+        return ((e.stdout or b"").decode("utf-8", "replace"),
+                (e.stderr or b"").decode("utf-8", "replace"))
+
+
+def shell_get(path):
+    """A shell command printing a GET request for `path` (for s_client_session scripts)."""
+    return "printf 'GET %s HTTP/1.1\\r\\nHost: localhost\\r\\n\\r\\n'" % path
+
+
 def oversized_chains(ca, key, ikey, sans_4000_uris=()):
     """The oversized client chains both huge_certificates tests send (proxy and minimal
     server), as {name: chain PEM path}, all leaves with `key`: chain-121 (120 intermediates

@@ -10,7 +10,6 @@ first identity, the access log has one line, and the proxy keeps serving others.
 renegotiation attempt on a site without client auth (a client there must not be able to add
 a certificate mid-connection), and several attempts in a row."""
 import re
-import subprocess
 
 import attacklib as A
 
@@ -33,23 +32,10 @@ def setup():
 
 
 def session(port, case, script):
-    """s_client -tls1_2 fed by a shell `script` (printf / echo R / sleep)."""
-    args = ["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-servername",
-            "localhost", "-CAfile", ST["pki"].server_ca, "-tls1_2"]
-    if case:
-        c, k = ST["pki"].client(case)
-        args += ["-cert", c, "-key", k]
-    cmd = "(%s) | %s" % (script, " ".join(args))
-    try:
-        p = subprocess.run(["bash", "-c", cmd], capture_output=True, timeout=30)
-        return p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
-    except subprocess.TimeoutExpired as e:
-        return ((e.stdout or b"").decode("utf-8", "replace"),
-                (e.stderr or b"").decode("utf-8", "replace"))
+    return A.s_client_session(ST["pki"], port, case, script)
 
 
-def get(path):
-    return "printf 'GET %s HTTP/1.1\\r\\nHost: localhost\\r\\n\\r\\n'" % path
+get = A.shell_get
 
 
 def test_renegotiation_after_a_served_request():
