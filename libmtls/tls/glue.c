@@ -120,8 +120,12 @@ static int judge_ssl(const SSL *ssl, struct conn *c, uint8_t *out_alert)
     for (size_t i = 0; i < n; i++) {
         certs[i] = sk_CRYPTO_BUFFER_value(chain, i);
     }
+    /* BoringSSL parsed the chain into the session before calling us (fresh or resumed):
+     * the judge reuses that parse. */
+    STACK_OF(X509) *parsed = SSL_get_peer_full_cert_chain(ssl);
     struct mtls_peer *p = NULL;
-    mtls_result rc = mtlsp_judge(&p, c->ctx, c->index, certs, n, mtlsp_ctx_now(c->ctx), NULL);
+    mtls_result rc =
+        mtlsp_judge(&p, c->ctx, c->index, certs, parsed, n, mtlsp_ctx_now(c->ctx), NULL);
     if (!MTLS_IS_OK(rc)) {
         /* Refused; mtls_ssl_get0_peer must not later judge "no certificate" instead. */
         set_peer(c, NULL);
@@ -421,7 +425,7 @@ MTLS_API mtls_peer *mtls_ssl_get0_peer(SSL *ssl)
         /* No certificate was sent, so the verify callback never ran (and BoringSSL refused
          * the handshake if the policy requires one). */
         struct mtls_peer *p = NULL;
-        if (!MTLS_IS_OK(mtlsp_judge(&p, c->ctx, c->index, NULL, 0, mtlsp_ctx_now(c->ctx), NULL))) {
+        if (!MTLS_IS_OK(mtlsp_judge(&p, c->ctx, c->index, NULL, NULL, 0, mtlsp_ctx_now(c->ctx), NULL))) {
             return NULL;
         }
         set_peer(c, p);

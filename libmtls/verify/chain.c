@@ -228,12 +228,25 @@ static int go_reads(CRYPTO_BUFFER *cert, struct mtlsp_leaf **out_leaf, mtls_resu
     return 0;
 }
 
+/* The X509 form of certs[i]: a new reference to parsed[i] when the TLS library already
+ * parsed the chain (a handshake), else parsed now. NULL when BoringSSL refuses it. */
+static X509 *x509_of(CRYPTO_BUFFER *const *certs, STACK_OF(X509) *parsed, size_t i)
+{
+    if (parsed == NULL) {
+        return X509_parse_from_buffer(certs[i]);
+    }
+    X509 *x = sk_X509_value(parsed, i);
+    X509_up_ref(x);
+    return x;
+}
+
 static MTLS_RESULT parse_all(STACK_OF(X509) *out, struct verdict *v, struct mtlsp_leaf **out_leaf,
-                             CRYPTO_BUFFER *const *certs, size_t num, mtls_error *err)
+                             CRYPTO_BUFFER *const *certs, STACK_OF(X509) *parsed, size_t num,
+                             mtls_error *err)
 {
     mtls_result rc = MTLS_RESULT_OK;
     for (size_t i = 0; i < num; i++) {
-        X509 *x = X509_parse_from_buffer(certs[i]);
+        X509 *x = x509_of(certs, parsed, i);
         if (x == NULL) {
             ERR_clear_error();
             *v = (struct verdict){MTLS_ERR_CERT_PARSE, (int)i, NULL};
@@ -260,7 +273,8 @@ static MTLS_RESULT parse_all(STACK_OF(X509) *out, struct verdict *v, struct mtls
  * reads it (when it does: the placeholders need not read it again). */
 static MTLS_RESULT decide(struct verdict *v, X509 **out_bad, struct peer_chain *out_chain,
                           struct mtlsp_leaf **out_leaf, const struct mtls_ctx *ctx, size_t index,
-                          CRYPTO_BUFFER *const *certs, size_t num, int64_t at, mtls_error *err)
+                          CRYPTO_BUFFER *const *certs, STACK_OF(X509) *parsed, size_t num,
+                          int64_t at, mtls_error *err)
 {
     const struct compiled_policy *cp = &ctx->compiled[index];
     int mode = ctx->set->policies[index].auth.mode;
@@ -276,7 +290,7 @@ static MTLS_RESULT decide(struct verdict *v, X509 **out_bad, struct peer_chain *
     }
     STACK_OF(X509) *presented = sk_X509_new_null();
     ENSURE_MEM(presented);
-    GUARD_OUT(parse_all(presented, v, out_leaf, certs, num, err));
+    GUARD_OUT(parse_all(presented, v, out_leaf, certs, parsed, num, err));
     if (v->reason != MTLS_OK || mode == MTLS_MODE_OFF) {
         goto out;
     }
@@ -316,8 +330,8 @@ static MTLS_RESULT fill_peer(struct mtls_peer *p, CRYPTO_BUFFER *const *certs, s
 }
 
 MTLS_RESULT mtlsp_judge(struct mtls_peer **out, const struct mtls_ctx *ctx, size_t index,
-                        CRYPTO_BUFFER *const *certs, size_t num_certs, int64_t at_unix,
-                        mtls_error *err)
+                        CRYPTO_BUFFER *const *certs, STACK_OF(X509) *parsed, size_t num_certs,
+                        int64_t at_unix, mtls_error *err)
 {
     mtls_result rc = MTLS_RESULT_OK;
     struct verdict v;
@@ -329,7 +343,11 @@ MTLS_RESULT mtlsp_judge(struct mtls_peer **out, const struct mtls_ctx *ctx, size
     p->mode = ctx->set->policies[index].auth.mode;
     GUARD_OUT(fill_peer(p, certs, num_certs, err));
     /* p->certs hold the same buffers as `certs`: the leaf's slices stay valid with p. */
-    GUARD_OUT(decide(&v, &bad, &chain, &p->leaf, ctx, index, certs, num_certs, at_unix, err));
+        if (parsed != NULL && sk_X509_num(parsed) != num_certs) {
+        parsed = NULL; /* not the same chain: parse it here */
+    }
+    GUARD_OUT(decide(&v, &bad, &chain, &p->leaf, ctx, index, certs, parsed, num_certs, at_unix,
+                     err));
     p->reason = v.reason;
     p->accepted = v.reason == MTLS_OK;
     p->verified = p->accepted && num_certs > 0 && mode_verifies(p->mode);

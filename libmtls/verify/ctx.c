@@ -359,7 +359,7 @@ static MTLS_RESULT verify_der(struct mtls_peer **out, const struct mtls_ctx *ctx
             SET_OUT(MTLS_ERR_NOMEM, NULL);
         }
     }
-    GUARD_OUT(mtlsp_judge(out, ctx, index, bufs, n, at == MTLS_TIME_NOW ? mtlsp_ctx_now(ctx) : at,
+    GUARD_OUT(mtlsp_judge(out, ctx, index, bufs, NULL, n, at == MTLS_TIME_NOW ? mtlsp_ctx_now(ctx) : at,
                           err));
 out:
     for (size_t i = 0; i < n; i++) {

@@ -90,11 +90,13 @@ struct mtls_peer {
 int64_t mtlsp_ctx_now(const struct mtls_ctx *ctx);
 
 /* mtlsp_judge reaches the verdict of policy `index` on the chain `certs` (borrowed; the
- * peer takes its own references) at `at_unix`. Fails only on NOMEM/internal errors; a
- * refusal is a peer with accepted == 0. */
+ * peer takes its own references) at `at_unix`. `parsed` (may be NULL; borrowed) is the same
+ * chain as the TLS library already parsed it, certificate i from certs[i]: the judge then
+ * does not parse it again (it is ignored when its length differs). Fails only on
+ * NOMEM/internal errors; a refusal is a peer with accepted == 0. */
 MTLS_RESULT mtlsp_judge(struct mtls_peer **out, const struct mtls_ctx *ctx, size_t index,
-                        CRYPTO_BUFFER *const *certs, size_t num_certs, int64_t at_unix,
-                        mtls_error *err);
+                        CRYPTO_BUFFER *const *certs, STACK_OF(X509) *parsed, size_t num_certs,
+                        int64_t at_unix, mtls_error *err);
 
 /* mtlsp_judge_rejects_no_cert: 1 if a client that sends no certificate is refused. */
 int mtlsp_judge_rejects_no_cert(const struct mtls_ctx *ctx, size_t index);
