@@ -46,7 +46,7 @@
 
 #include <jansson.h>
 #include <openssl/base64.h>
-#include <openssl/bytestring.h>
+#include "core/der.h"
 #include <openssl/x509.h>
 
 #include "../tools/mtls/tool.h"
@@ -147,10 +147,10 @@ static void split(struct part *parts, size_t num, const uint8_t *data, size_t si
 /* One complete DER certificate that BoringSSL parses, as pem.h promises. */
 static void check_one_cert(const uint8_t *der, size_t len)
 {
-    CBS cbs, elem;
-    CBS_init(&cbs, der, len);
+    mtlsp_cbs cbs, elem;
+    mtlsp_cbs_init(&cbs, der, len);
     FUZZ_CHECK(len > 0 && len <= TOOL_MAX_CERT_BYTES);
-    FUZZ_CHECK(CBS_get_asn1_element(&cbs, &elem, CBS_ASN1_SEQUENCE) && CBS_len(&cbs) == 0);
+    FUZZ_CHECK(mtlsp_cbs_get_asn1_element(&cbs, &elem, MTLSP_ASN1_SEQUENCE) && mtlsp_cbs_len(&cbs) == 0);
     const uint8_t *p = der;
     X509 *x = d2i_X509(NULL, &p, (long)len);
     FUZZ_CHECK(x != NULL && p == der + len);

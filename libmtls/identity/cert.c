@@ -13,57 +13,57 @@
 #include "identity.h"
 #include "identity_int.h"
 
-#define TAG_CTX(n) (CBS_ASN1_CONTEXT_SPECIFIC | (n))
-#define TAG_CTX_CONS(n) (CBS_ASN1_CONTEXT_SPECIFIC | CBS_ASN1_CONSTRUCTED | (n))
+#define TAG_CTX(n) (MTLSP_ASN1_CONTEXT_SPECIFIC | (n))
+#define TAG_CTX_CONS(n) (MTLSP_ASN1_CONTEXT_SPECIFIC | MTLSP_ASN1_CONSTRUCTED | (n))
 
 static const uint8_t oid_san[] = {0x55, 0x1d, 0x11}; /* 2.5.29.17 */
 
 /* parseAI: an OID, then optionally one element of any type (rest ignored, as Go does). */
-static MTLS_RESULT parse_ai(CBS ai, CBS *out_oid, CBS *out_params, mtls_error *err)
+static MTLS_RESULT parse_ai(mtlsp_cbs ai, mtlsp_cbs *out_oid, mtlsp_cbs *out_params, mtls_error *err)
 {
-    ENSURE_MSG(CBS_get_asn1(&ai, out_oid, CBS_ASN1_OBJECT) && mtlsp_oid_valid(out_oid),
+    ENSURE_MSG(mtlsp_cbs_get_asn1(&ai, out_oid, MTLSP_ASN1_OBJECT) && mtlsp_oid_valid(out_oid),
                MTLS_ERR_CERT_PARSE, "x509: malformed OID");
-    CBS_init(out_params, NULL, 0);
-    if (CBS_len(&ai) > 0) {
-        ENSURE_MSG(CBS_get_any_asn1_element(&ai, out_params, NULL, NULL), MTLS_ERR_CERT_PARSE,
+    mtlsp_cbs_init(out_params, NULL, 0);
+    if (mtlsp_cbs_len(&ai) > 0) {
+        ENSURE_MSG(mtlsp_cbs_get_any_asn1_element(&ai, out_params, NULL, NULL), MTLS_ERR_CERT_PARSE,
                    "x509: malformed parameters");
     }
     return MTLS_RESULT_OK;
 }
 
-static MTLS_RESULT parse_sigalg(CBS *tbs, CBS *cert, mtls_error *err)
+static MTLS_RESULT parse_sigalg(mtlsp_cbs *tbs, mtlsp_cbs *cert, mtls_error *err)
 {
-    CBS inner, outer, oid, params;
-    ENSURE_MSG(CBS_get_asn1(tbs, &inner, CBS_ASN1_SEQUENCE), MTLS_ERR_CERT_PARSE,
+    mtlsp_cbs inner, outer, oid, params;
+    ENSURE_MSG(mtlsp_cbs_get_asn1(tbs, &inner, MTLSP_ASN1_SEQUENCE), MTLS_ERR_CERT_PARSE,
                "x509: malformed signature algorithm identifier");
-    ENSURE_MSG(CBS_get_asn1(cert, &outer, CBS_ASN1_SEQUENCE), MTLS_ERR_CERT_PARSE,
+    ENSURE_MSG(mtlsp_cbs_get_asn1(cert, &outer, MTLSP_ASN1_SEQUENCE), MTLS_ERR_CERT_PARSE,
                "x509: malformed algorithm identifier");
-    ENSURE_MSG(CBS_mem_equal(&inner, CBS_data(&outer), CBS_len(&outer)), MTLS_ERR_CERT_PARSE,
+    ENSURE_MSG(mtlsp_cbs_mem_equal(&inner, mtlsp_cbs_data(&outer), mtlsp_cbs_len(&outer)), MTLS_ERR_CERT_PARSE,
                "x509: inner and outer signature algorithm identifiers don't match");
     return parse_ai(inner, &oid, &params, err);
 }
 
-static MTLS_RESULT check_name(const CBS *name, mtls_error *err)
+static MTLS_RESULT check_name(const mtlsp_cbs *name, mtls_error *err)
 {
     struct buf scratch = {0};
-    mtls_result rc = mtlsp_render_dn(&scratch, CBS_data(name), CBS_len(name), err);
+    mtls_result rc = mtlsp_render_dn(&scratch, mtlsp_cbs_data(name), mtlsp_cbs_len(name), err);
     mtlsp_buf_free(&scratch);
     return rc;
 }
 
-static MTLS_RESULT parse_spki(struct gocert *c, CBS *tbs, mtls_error *err)
+static MTLS_RESULT parse_spki(struct gocert *c, mtlsp_cbs *tbs, mtls_error *err)
 {
-    CBS spki, ai, bits;
-    ENSURE_MSG(CBS_get_asn1_element(tbs, &c->spki, CBS_ASN1_SEQUENCE), MTLS_ERR_CERT_PARSE,
+    mtlsp_cbs spki, ai, bits;
+    ENSURE_MSG(mtlsp_cbs_get_asn1_element(tbs, &c->spki, MTLSP_ASN1_SEQUENCE), MTLS_ERR_CERT_PARSE,
                "x509: malformed spki");
     spki = c->spki;
-    ENSURE_MSG(CBS_get_asn1(&spki, &spki, CBS_ASN1_SEQUENCE), MTLS_ERR_CERT_PARSE,
+    ENSURE_MSG(mtlsp_cbs_get_asn1(&spki, &spki, MTLSP_ASN1_SEQUENCE), MTLS_ERR_CERT_PARSE,
                "x509: malformed spki");
-    ENSURE_MSG(CBS_get_asn1(&spki, &ai, CBS_ASN1_SEQUENCE), MTLS_ERR_CERT_PARSE,
+    ENSURE_MSG(mtlsp_cbs_get_asn1(&spki, &ai, MTLSP_ASN1_SEQUENCE), MTLS_ERR_CERT_PARSE,
                "x509: malformed public key algorithm identifier");
     GUARD(parse_ai(ai, &c->key_oid, &c->key_params, err));
-    ENSURE_MSG(CBS_get_asn1(&spki, &bits, CBS_ASN1_BITSTRING) &&
-                   CBS_is_valid_asn1_bitstring(&bits),
+    ENSURE_MSG(mtlsp_cbs_get_asn1(&spki, &bits, MTLSP_ASN1_BITSTRING) &&
+                   mtlsp_cbs_is_valid_asn1_bitstring(&bits),
                MTLS_ERR_CERT_PARSE, "x509: malformed subjectPublicKey");
     c->key_bits = bits; /* padding byte kept: pubkey.c requires it to be 0 */
     uint8_t *key = NULL;
@@ -74,54 +74,54 @@ static MTLS_RESULT parse_spki(struct gocert *c, CBS *tbs, mtls_error *err)
 }
 
 /* One Extension: OID, optional critical BOOLEAN, OCTET STRING value. */
-static MTLS_RESULT parse_extension(CBS *exts, CBS *out_oid, CBS *out_val, mtls_error *err)
+static MTLS_RESULT parse_extension(mtlsp_cbs *exts, mtlsp_cbs *out_oid, mtlsp_cbs *out_val, mtls_error *err)
 {
-    CBS ext;
+    mtlsp_cbs ext;
     int critical = 0;
-    ENSURE_MSG(CBS_get_asn1(exts, &ext, CBS_ASN1_SEQUENCE), MTLS_ERR_CERT_PARSE,
+    ENSURE_MSG(mtlsp_cbs_get_asn1(exts, &ext, MTLSP_ASN1_SEQUENCE), MTLS_ERR_CERT_PARSE,
                "x509: malformed extension");
-    ENSURE_MSG(CBS_get_asn1(&ext, out_oid, CBS_ASN1_OBJECT) && mtlsp_oid_valid(out_oid),
+    ENSURE_MSG(mtlsp_cbs_get_asn1(&ext, out_oid, MTLSP_ASN1_OBJECT) && mtlsp_oid_valid(out_oid),
                MTLS_ERR_CERT_PARSE, "x509: malformed extension OID field");
-    if (CBS_peek_asn1_tag(&ext, CBS_ASN1_BOOLEAN)) {
-        ENSURE_MSG(CBS_get_asn1_bool(&ext, &critical), MTLS_ERR_CERT_PARSE,
+    if (mtlsp_cbs_peek_asn1_tag(&ext, MTLSP_ASN1_BOOLEAN)) {
+        ENSURE_MSG(mtlsp_cbs_get_asn1_bool(&ext, &critical), MTLS_ERR_CERT_PARSE,
                    "x509: malformed extension critical field");
     }
-    ENSURE_MSG(CBS_get_asn1(&ext, out_val, CBS_ASN1_OCTETSTRING), MTLS_ERR_CERT_PARSE,
+    ENSURE_MSG(mtlsp_cbs_get_asn1(&ext, out_val, MTLSP_ASN1_OCTETSTRING), MTLS_ERR_CERT_PARSE,
                "x509: malformed extension value field");
     return MTLS_RESULT_OK;
 }
 
 /* Is `oid` equal to an OID met before it in the extension list `all`? */
-static int seen_before(CBS all, const CBS *oid)
+static int seen_before(mtlsp_cbs all, const mtlsp_cbs *oid)
 {
-    CBS o, v;
+    mtlsp_cbs o, v;
     mtls_error ignored = {0};
-    while (CBS_data(&all) < CBS_data(oid) && MTLS_IS_OK(parse_extension(&all, &o, &v,
+    while (mtlsp_cbs_data(&all) < mtlsp_cbs_data(oid) && MTLS_IS_OK(parse_extension(&all, &o, &v,
                                                                         &ignored))) {
-        if (CBS_data(&o) < CBS_data(oid) && CBS_mem_equal(&o, CBS_data(oid), CBS_len(oid))) {
+        if (mtlsp_cbs_data(&o) < mtlsp_cbs_data(oid) && mtlsp_cbs_mem_equal(&o, mtlsp_cbs_data(oid), mtlsp_cbs_len(oid))) {
             return 1;
         }
     }
     return 0;
 }
 
-static MTLS_RESULT parse_extensions(struct gocert *c, CBS *tbs, mtls_error *err)
+static MTLS_RESULT parse_extensions(struct gocert *c, mtlsp_cbs *tbs, mtls_error *err)
 {
-    CBS wrapper, exts, oid, val;
+    mtlsp_cbs wrapper, exts, oid, val;
     int present = 0;
-    ENSURE_MSG(CBS_get_optional_asn1(tbs, &wrapper, &present, TAG_CTX_CONS(3)),
+    ENSURE_MSG(mtlsp_cbs_get_optional_asn1(tbs, &wrapper, &present, TAG_CTX_CONS(3)),
                MTLS_ERR_CERT_PARSE, "x509: malformed extensions");
     if (!present) {
         return MTLS_RESULT_OK;
     }
-    ENSURE_MSG(CBS_get_asn1(&wrapper, &exts, CBS_ASN1_SEQUENCE), MTLS_ERR_CERT_PARSE,
+    ENSURE_MSG(mtlsp_cbs_get_asn1(&wrapper, &exts, MTLSP_ASN1_SEQUENCE), MTLS_ERR_CERT_PARSE,
                "x509: malformed extensions");
-    CBS all = exts;
-    while (CBS_len(&exts) > 0) {
+    mtlsp_cbs all = exts;
+    while (mtlsp_cbs_len(&exts) > 0) {
         GUARD(parse_extension(&exts, &oid, &val, err));
         ENSURE_MSG(!seen_before(all, &oid), MTLS_ERR_CERT_PARSE,
                    "x509: certificate contains duplicate extension");
-        if (CBS_mem_equal(&oid, oid_san, sizeof(oid_san))) {
+        if (mtlsp_cbs_mem_equal(&oid, oid_san, sizeof(oid_san))) {
             GUARD(mtlsp_san_check(&val, err));
             c->san = val;
         }
@@ -129,35 +129,35 @@ static MTLS_RESULT parse_extensions(struct gocert *c, CBS *tbs, mtls_error *err)
     return MTLS_RESULT_OK;
 }
 
-static MTLS_RESULT parse_tbs(struct gocert *c, CBS *tbs, CBS *cert, mtls_error *err)
+static MTLS_RESULT parse_tbs(struct gocert *c, mtlsp_cbs *tbs, mtlsp_cbs *cert, mtls_error *err)
 {
     uint64_t version;
-    CBS validity;
+    mtlsp_cbs validity;
     int neg;
-    ENSURE_MSG(CBS_get_optional_asn1_uint64(tbs, &version, TAG_CTX_CONS(0), 0) &&
+    ENSURE_MSG(mtlsp_cbs_get_optional_asn1_uint64(tbs, &version, TAG_CTX_CONS(0), 0) &&
                    version <= 2,
                MTLS_ERR_CERT_PARSE, "x509: malformed version");
-    ENSURE_MSG(CBS_get_asn1(tbs, &c->serial, CBS_ASN1_INTEGER) &&
-                   CBS_is_valid_asn1_integer(&c->serial, &neg),
+    ENSURE_MSG(mtlsp_cbs_get_asn1(tbs, &c->serial, MTLSP_ASN1_INTEGER) &&
+                   mtlsp_cbs_is_valid_asn1_integer(&c->serial, &neg),
                MTLS_ERR_CERT_PARSE, "x509: malformed serial number");
     GUARD(parse_sigalg(tbs, cert, err));
-    ENSURE_MSG(CBS_get_asn1_element(tbs, &c->issuer, CBS_ASN1_SEQUENCE), MTLS_ERR_CERT_PARSE,
+    ENSURE_MSG(mtlsp_cbs_get_asn1_element(tbs, &c->issuer, MTLSP_ASN1_SEQUENCE), MTLS_ERR_CERT_PARSE,
                "x509: malformed issuer");
     GUARD(check_name(&c->issuer, err));
-    ENSURE_MSG(CBS_get_asn1(tbs, &validity, CBS_ASN1_SEQUENCE), MTLS_ERR_CERT_PARSE,
+    ENSURE_MSG(mtlsp_cbs_get_asn1(tbs, &validity, MTLSP_ASN1_SEQUENCE), MTLS_ERR_CERT_PARSE,
                "x509: malformed validity");
     GUARD(mtlsp_gotime_read(&validity, &c->not_before, err));
     GUARD(mtlsp_gotime_read(&validity, &c->not_after, err));
-    ENSURE_MSG(CBS_get_asn1_element(tbs, &c->subject, CBS_ASN1_SEQUENCE), MTLS_ERR_CERT_PARSE,
+    ENSURE_MSG(mtlsp_cbs_get_asn1_element(tbs, &c->subject, MTLSP_ASN1_SEQUENCE), MTLS_ERR_CERT_PARSE,
                "x509: malformed subject");
     GUARD(check_name(&c->subject, err));
     GUARD(parse_spki(c, tbs, err));
     if (version == 0) {
         return MTLS_RESULT_OK; /* v1: Go reads nothing more of the TBS */
     }
-    ENSURE_MSG(CBS_get_optional_asn1(tbs, NULL, NULL, TAG_CTX(1)), MTLS_ERR_CERT_PARSE,
+    ENSURE_MSG(mtlsp_cbs_get_optional_asn1(tbs, NULL, NULL, TAG_CTX(1)), MTLS_ERR_CERT_PARSE,
                "x509: malformed issuerUniqueID");
-    ENSURE_MSG(CBS_get_optional_asn1(tbs, NULL, NULL, TAG_CTX(2)), MTLS_ERR_CERT_PARSE,
+    ENSURE_MSG(mtlsp_cbs_get_optional_asn1(tbs, NULL, NULL, TAG_CTX(2)), MTLS_ERR_CERT_PARSE,
                "x509: malformed subjectUniqueID");
     return version == 2 ? parse_extensions(c, tbs, err) : MTLS_RESULT_OK;
 }
@@ -165,21 +165,21 @@ static MTLS_RESULT parse_tbs(struct gocert *c, CBS *tbs, CBS *cert, mtls_error *
 MTLS_RESULT mtlsp_gocert_parse(struct gocert *out, const uint8_t *der, size_t der_len,
                                mtls_error *err)
 {
-    CBS in, cert, tbs, sig;
+    mtlsp_cbs in, cert, tbs, sig;
     memset(out, 0, sizeof(*out));
-    CBS_init(&out->san, NULL, 0);
-    CBS_init(&in, der, der_len);
-    ENSURE_MSG(CBS_get_asn1_element(&in, &out->raw, CBS_ASN1_SEQUENCE), MTLS_ERR_CERT_PARSE,
+    mtlsp_cbs_init(&out->san, NULL, 0);
+    mtlsp_cbs_init(&in, der, der_len);
+    ENSURE_MSG(mtlsp_cbs_get_asn1_element(&in, &out->raw, MTLSP_ASN1_SEQUENCE), MTLS_ERR_CERT_PARSE,
                "x509: malformed certificate");
-    ENSURE_MSG(CBS_len(&in) == 0, MTLS_ERR_CERT_PARSE, "x509: trailing data");
+    ENSURE_MSG(mtlsp_cbs_len(&in) == 0, MTLS_ERR_CERT_PARSE, "x509: trailing data");
     cert = out->raw;
-    ENSURE_MSG(CBS_get_asn1(&cert, &cert, CBS_ASN1_SEQUENCE), MTLS_ERR_CERT_PARSE,
+    ENSURE_MSG(mtlsp_cbs_get_asn1(&cert, &cert, MTLSP_ASN1_SEQUENCE), MTLS_ERR_CERT_PARSE,
                "x509: malformed certificate");
-    ENSURE_MSG(CBS_get_asn1(&cert, &tbs, CBS_ASN1_SEQUENCE), MTLS_ERR_CERT_PARSE,
+    ENSURE_MSG(mtlsp_cbs_get_asn1(&cert, &tbs, MTLSP_ASN1_SEQUENCE), MTLS_ERR_CERT_PARSE,
                "x509: malformed tbs certificate");
     GUARD(parse_tbs(out, &tbs, &cert, err));
-    ENSURE_MSG(CBS_get_asn1(&cert, &sig, CBS_ASN1_BITSTRING) &&
-                   CBS_is_valid_asn1_bitstring(&sig),
+    ENSURE_MSG(mtlsp_cbs_get_asn1(&cert, &sig, MTLSP_ASN1_BITSTRING) &&
+                   mtlsp_cbs_is_valid_asn1_bitstring(&sig),
                MTLS_ERR_CERT_PARSE, "x509: malformed signature");
     return MTLS_RESULT_OK;
 }

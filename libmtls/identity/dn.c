@@ -16,7 +16,7 @@
 
 struct attr {
     int std; /* last arc of 2.5.4.x for the nine standard types, else -1 */
-    CBS oid;
+    mtlsp_cbs oid;
     size_t off, len; /* decoded value inside dn.vals */
 };
 
@@ -40,10 +40,10 @@ static const struct std_type std_types[] = {
 #define NUM_STD_TYPES (sizeof(std_types) / sizeof(std_types[0]))
 
 /* Go tests the parsed arcs for exactly 2.5.4.x, x one of the nine field types. */
-static int std_arc(const CBS *oid)
+static int std_arc(const mtlsp_cbs *oid)
 {
-    const uint8_t *p = CBS_data(oid);
-    if (CBS_len(oid) != 3 || p[0] != 0x55 || p[1] != 0x04) {
+    const uint8_t *p = mtlsp_cbs_data(oid);
+    if (mtlsp_cbs_len(oid) != 3 || p[0] != 0x55 || p[1] != 0x04) {
         return -1;
     }
     for (size_t i = 0; i < NUM_STD_TYPES; i++) {
@@ -54,7 +54,7 @@ static int std_arc(const CBS *oid)
     return -1;
 }
 
-static MTLS_RESULT push_attr(struct dn *dn, const CBS *oid, unsigned tag, const CBS *val,
+static MTLS_RESULT push_attr(struct dn *dn, const mtlsp_cbs *oid, unsigned tag, const mtlsp_cbs *val,
                              mtls_error *err)
 {
     if (dn->num_attrs == dn->cap_attrs) {
@@ -74,16 +74,16 @@ static MTLS_RESULT push_attr(struct dn *dn, const CBS *oid, unsigned tag, const 
     return MTLS_RESULT_OK;
 }
 
-static MTLS_RESULT parse_rdn(struct dn *dn, CBS *set, mtls_error *err)
+static MTLS_RESULT parse_rdn(struct dn *dn, mtlsp_cbs *set, mtls_error *err)
 {
-    while (CBS_len(set) > 0) {
-        CBS atav, oid, val;
+    while (mtlsp_cbs_len(set) > 0) {
+        mtlsp_cbs atav, oid, val;
         unsigned tag;
-        ENSURE_MSG(CBS_get_asn1(set, &atav, CBS_ASN1_SEQUENCE), MTLS_ERR_CERT_PARSE,
+        ENSURE_MSG(mtlsp_cbs_get_asn1(set, &atav, MTLSP_ASN1_SEQUENCE), MTLS_ERR_CERT_PARSE,
                    "x509: invalid RDNSequence: invalid attribute");
-        ENSURE_MSG(CBS_get_asn1(&atav, &oid, CBS_ASN1_OBJECT) && mtlsp_oid_valid(&oid),
+        ENSURE_MSG(mtlsp_cbs_get_asn1(&atav, &oid, MTLSP_ASN1_OBJECT) && mtlsp_oid_valid(&oid),
                    MTLS_ERR_CERT_PARSE, "x509: invalid RDNSequence: invalid attribute type");
-        ENSURE_MSG(CBS_get_any_asn1(&atav, &val, &tag), MTLS_ERR_CERT_PARSE,
+        ENSURE_MSG(mtlsp_cbs_get_any_asn1(&atav, &val, &tag), MTLS_ERR_CERT_PARSE,
                    "x509: invalid RDNSequence: invalid attribute value");
         GUARD(push_attr(dn, &oid, tag, &val, err));
     }
@@ -93,12 +93,12 @@ static MTLS_RESULT parse_rdn(struct dn *dn, CBS *set, mtls_error *err)
 static MTLS_RESULT parse_name(struct dn *dn, const uint8_t *name, size_t name_len,
                               mtls_error *err)
 {
-    CBS in, seq, set;
-    CBS_init(&in, name, name_len);
-    ENSURE_MSG(CBS_get_asn1(&in, &seq, CBS_ASN1_SEQUENCE), MTLS_ERR_CERT_PARSE,
+    mtlsp_cbs in, seq, set;
+    mtlsp_cbs_init(&in, name, name_len);
+    ENSURE_MSG(mtlsp_cbs_get_asn1(&in, &seq, MTLSP_ASN1_SEQUENCE), MTLS_ERR_CERT_PARSE,
                "x509: invalid RDNSequence");
-    while (CBS_len(&seq) > 0) {
-        ENSURE_MSG(CBS_get_asn1(&seq, &set, CBS_ASN1_SET), MTLS_ERR_CERT_PARSE,
+    while (mtlsp_cbs_len(&seq) > 0) {
+        ENSURE_MSG(mtlsp_cbs_get_asn1(&seq, &set, MTLSP_ASN1_SET), MTLS_ERR_CERT_PARSE,
                    "x509: invalid RDNSequence");
         GUARD(parse_rdn(dn, &set, err));
     }

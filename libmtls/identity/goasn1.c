@@ -23,12 +23,12 @@ static int marshal_printable(uint8_t b)
 }
 
 /* cryptobyte readBase128Int: at most 5 bytes, value below 2^31, minimal encoding. */
-static int read_arc(CBS *cbs, uint32_t *out)
+static int read_arc(mtlsp_cbs *cbs, uint32_t *out)
 {
     uint32_t v = 0;
-    for (int i = 0; CBS_len(cbs) > 0; i++) {
+    for (int i = 0; mtlsp_cbs_len(cbs) > 0; i++) {
         uint8_t b;
-        if (i == 5 || v >= (1u << 24) || !CBS_get_u8(cbs, &b) || (i == 0 && b == 0x80)) {
+        if (i == 5 || v >= (1u << 24) || !mtlsp_cbs_get_u8(cbs, &b) || (i == 0 && b == 0x80)) {
             return 0;
         }
         v = (v << 7) | (b & 0x7f);
@@ -40,14 +40,14 @@ static int read_arc(CBS *cbs, uint32_t *out)
     return 0;
 }
 
-int mtlsp_oid_valid(const CBS *oid_contents)
+int mtlsp_oid_valid(const mtlsp_cbs *oid_contents)
 {
-    CBS c = *oid_contents;
+    mtlsp_cbs c = *oid_contents;
     uint32_t arc;
-    if (CBS_len(&c) == 0) {
+    if (mtlsp_cbs_len(&c) == 0) {
         return 0;
     }
-    while (CBS_len(&c) > 0) {
+    while (mtlsp_cbs_len(&c) > 0) {
         if (!read_arc(&c, &arc)) {
             return 0;
         }
@@ -55,9 +55,9 @@ int mtlsp_oid_valid(const CBS *oid_contents)
     return 1;
 }
 
-MTLS_RESULT mtlsp_oid_append_text(struct buf *out, const CBS *oid_contents, mtls_error *err)
+MTLS_RESULT mtlsp_oid_append_text(struct buf *out, const mtlsp_cbs *oid_contents, mtls_error *err)
 {
-    CBS c = *oid_contents;
+    mtlsp_cbs c = *oid_contents;
     uint32_t arc;
     ENSURE_MSG(mtlsp_oid_valid(&c) && read_arc(&c, &arc), MTLS_ERR_CERT_PARSE,
                "x509: malformed OID");
@@ -65,7 +65,7 @@ MTLS_RESULT mtlsp_oid_append_text(struct buf *out, const CBS *oid_contents, mtls
     GUARD(mtlsp_buf_append_u64(out, first, err));
     GUARD(mtlsp_buf_append_byte(out, '.', err));
     GUARD(mtlsp_buf_append_u64(out, arc - first * 40, err));
-    while (CBS_len(&c) > 0 && read_arc(&c, &arc)) {
+    while (mtlsp_cbs_len(&c) > 0 && read_arc(&c, &arc)) {
         GUARD(mtlsp_buf_append_byte(out, '.', err));
         GUARD(mtlsp_buf_append_u64(out, arc, err));
     }
@@ -170,24 +170,24 @@ static int numeric_ok(uint8_t b)
     return (b >= '0' && b <= '9') || b == ' ';
 }
 
-MTLS_RESULT mtlsp_asn1_string_decode(struct buf *out, unsigned tag, const CBS *value,
+MTLS_RESULT mtlsp_asn1_string_decode(struct buf *out, unsigned tag, const mtlsp_cbs *value,
                                      mtls_error *err)
 {
-    const uint8_t *p = CBS_data(value);
-    size_t n = CBS_len(value);
+    const uint8_t *p = mtlsp_cbs_data(value);
+    size_t n = mtlsp_cbs_len(value);
     switch (tag) {
-    case CBS_ASN1_T61STRING:
+    case MTLSP_ASN1_T61STRING:
         return decode_t61(out, p, n, err);
-    case CBS_ASN1_PRINTABLESTRING:
+    case MTLSP_ASN1_PRINTABLESTRING:
         return copy_checked(out, p, n, parser_printable, "PrintableString", err);
-    case CBS_ASN1_UTF8STRING:
+    case MTLSP_ASN1_UTF8STRING:
         ENSURE_MSG(utf8_valid(p, n), MTLS_ERR_CERT_PARSE, "invalid UTF-8 string");
         return mtlsp_buf_append(out, p, n, err);
-    case CBS_ASN1_BMPSTRING:
+    case MTLSP_ASN1_BMPSTRING:
         return decode_bmp(out, p, n, err);
-    case CBS_ASN1_IA5STRING:
+    case MTLSP_ASN1_IA5STRING:
         return copy_checked(out, p, n, ia5_ok, "IA5String", err);
-    case CBS_ASN1_NUMERICSTRING:
+    case MTLSP_ASN1_NUMERICSTRING:
         return copy_checked(out, p, n, numeric_ok, "NumericString", err);
     default:
         BAIL_MSG(MTLS_ERR_CERT_PARSE, "unsupported string type: %u", tag);
@@ -199,10 +199,10 @@ MTLS_RESULT mtlsp_asn1_append_marshalled_hex(struct buf *out, const char *s, siz
 {
     uint8_t hdr[2 + sizeof(size_t)];
     size_t h = 0;
-    hdr[h++] = CBS_ASN1_PRINTABLESTRING;
+    hdr[h++] = MTLSP_ASN1_PRINTABLESTRING;
     for (size_t i = 0; i < len; i++) {
         if (!marshal_printable((uint8_t)s[i])) {
-            hdr[0] = CBS_ASN1_UTF8STRING;
+            hdr[0] = MTLSP_ASN1_UTF8STRING;
             break;
         }
     }

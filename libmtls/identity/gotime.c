@@ -117,18 +117,18 @@ static int64_t days_from_civil(int64_t y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
-MTLS_RESULT mtlsp_gotime_read(CBS *cbs, int64_t *out_unix, mtls_error *err)
+MTLS_RESULT mtlsp_gotime_read(mtlsp_cbs *cbs, int64_t *out_unix, mtls_error *err)
 {
-    CBS v;
+    mtlsp_cbs v;
     struct civil t = {0};
     int ok = 0;
     /* peek first: a failed CBS_get_asn1 still consumes the element */
-    if (CBS_peek_asn1_tag(cbs, CBS_ASN1_UTCTIME) && CBS_get_asn1(cbs, &v, CBS_ASN1_UTCTIME)) {
-        ok = parse_utc(&t, CBS_data(&v), CBS_data(&v) + CBS_len(&v));
+    if (mtlsp_cbs_peek_asn1_tag(cbs, MTLSP_ASN1_UTCTIME) && mtlsp_cbs_get_asn1(cbs, &v, MTLSP_ASN1_UTCTIME)) {
+        ok = parse_utc(&t, mtlsp_cbs_data(&v), mtlsp_cbs_data(&v) + mtlsp_cbs_len(&v));
         ENSURE_MSG(ok, MTLS_ERR_CERT_PARSE, "x509: malformed UTCTime");
-    } else if (CBS_peek_asn1_tag(cbs, CBS_ASN1_GENERALIZEDTIME) &&
-               CBS_get_asn1(cbs, &v, CBS_ASN1_GENERALIZEDTIME)) {
-        ok = parse_generalized(&t, CBS_data(&v), CBS_data(&v) + CBS_len(&v));
+    } else if (mtlsp_cbs_peek_asn1_tag(cbs, MTLSP_ASN1_GENERALIZEDTIME) &&
+               mtlsp_cbs_get_asn1(cbs, &v, MTLSP_ASN1_GENERALIZEDTIME)) {
+        ok = parse_generalized(&t, mtlsp_cbs_data(&v), mtlsp_cbs_data(&v) + mtlsp_cbs_len(&v));
         ENSURE_MSG(ok, MTLS_ERR_CERT_PARSE, "x509: malformed GeneralizedTime");
     }
     ENSURE_MSG(ok, MTLS_ERR_CERT_PARSE, "x509: unsupported time format");

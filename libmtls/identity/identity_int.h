@@ -9,24 +9,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <openssl/bytestring.h>
+#include "../core/der.h"
 
 #include "../core/buf.h"
 #include "../core/result.h"
 
 /* The parts of a leaf that the placeholders need, as slices of the caller's DER. */
 struct gocert {
-    CBS raw;        /* the whole certificate */
-    CBS serial;     /* INTEGER contents (two's complement, minimal) */
-    CBS issuer;     /* Name, tag included */
-    CBS subject;    /* Name, tag included */
-    CBS spki;       /* SubjectPublicKeyInfo, tag included */
-    CBS key_oid;    /* algorithm OID contents */
-    CBS key_params; /* parameters element, tag included; empty when absent */
-    CBS key_bits;   /* subjectPublicKey BIT STRING contents without the padding byte */
+    mtlsp_cbs raw;        /* the whole certificate */
+    mtlsp_cbs serial;     /* INTEGER contents (two's complement, minimal) */
+    mtlsp_cbs issuer;     /* Name, tag included */
+    mtlsp_cbs subject;    /* Name, tag included */
+    mtlsp_cbs spki;       /* SubjectPublicKeyInfo, tag included */
+    mtlsp_cbs key_oid;    /* algorithm OID contents */
+    mtlsp_cbs key_params; /* parameters element, tag included; empty when absent */
+    mtlsp_cbs key_bits;   /* subjectPublicKey BIT STRING contents without the padding byte */
     int64_t not_before;
     int64_t not_after; /* Unix seconds, UTC */
-    CBS san;           /* SubjectAltName extension value (a SEQUENCE), empty if none */
+    mtlsp_cbs san;           /* SubjectAltName extension value (a SEQUENCE), empty if none */
 };
 
 /* cert.c: mtlsp_gocert_parse fills `out` the way Go's x509.ParseCertificate reads the
@@ -35,17 +35,17 @@ MTLS_RESULT mtlsp_gocert_parse(struct gocert *out, const uint8_t *der, size_t de
                                mtls_error *err);
 
 /* gotime.c: Go's cryptobyte UTCTime / GeneralizedTime readers; RFC 3339 rendering. */
-MTLS_RESULT mtlsp_gotime_read(CBS *cbs, int64_t *out_unix, mtls_error *err);
+MTLS_RESULT mtlsp_gotime_read(mtlsp_cbs *cbs, int64_t *out_unix, mtls_error *err);
 MTLS_RESULT mtlsp_gotime_append_rfc3339(struct buf *out, int64_t unix_secs, mtls_error *err);
 
 /* goasn1.c: Go's cryptobyte OBJECT IDENTIFIER reader, rendered dotted (Go's
  * ObjectIdentifier.String); 0 when Go would refuse it. `out` holds at least 12 per arc. */
-int mtlsp_oid_valid(const CBS *oid_contents);
-MTLS_RESULT mtlsp_oid_append_text(struct buf *out, const CBS *oid_contents, mtls_error *err);
+int mtlsp_oid_valid(const mtlsp_cbs *oid_contents);
+MTLS_RESULT mtlsp_oid_append_text(struct buf *out, const mtlsp_cbs *oid_contents, mtls_error *err);
 
 /* goasn1.c: Go's parseASN1String: decodes a name attribute value of type `tag` into UTF-8
  * appended to `out`; MTLS_ERR_CERT_PARSE for types or bytes Go refuses. */
-MTLS_RESULT mtlsp_asn1_string_decode(struct buf *out, unsigned tag, const CBS *value,
+MTLS_RESULT mtlsp_asn1_string_decode(struct buf *out, unsigned tag, const mtlsp_cbs *value,
                                      mtls_error *err);
 
 /* goasn1.c: the DER that Go's asn1.Marshal produces for a Go string (PrintableString when
@@ -66,13 +66,13 @@ MTLS_RESULT mtlsp_url_append(struct buf *out, int *out_spiffe, const char *s, si
 /* san.c: the SAN lists. `kind` is one of the SAN_* values; index < 0 means the whole list
  * in Go's %+v form, else element `index` (empty when out of range). */
 enum { SAN_DNS, SAN_EMAIL, SAN_IP, SAN_URI };
-MTLS_RESULT mtlsp_san_check(const CBS *san, mtls_error *err);
-MTLS_RESULT mtlsp_san_append(struct buf *out, const CBS *san, int kind, long index,
+MTLS_RESULT mtlsp_san_check(const mtlsp_cbs *san, mtls_error *err);
+MTLS_RESULT mtlsp_san_append(struct buf *out, const mtlsp_cbs *san, int kind, long index,
                              mtls_error *err);
 /* Appends the SPIFFE ID: the only URI SAN, when it is a spiffe:// URI; else nothing. */
-MTLS_RESULT mtlsp_san_append_spiffe(struct buf *out, const CBS *san, mtls_error *err);
+MTLS_RESULT mtlsp_san_append_spiffe(struct buf *out, const mtlsp_cbs *san, mtls_error *err);
 /* Appends Envoy XFCC ";URI=..." and ";DNS=..." pairs, quoted where Envoy quotes. */
-MTLS_RESULT mtlsp_san_append_xfcc(struct buf *out, const CBS *san, mtls_error *err);
+MTLS_RESULT mtlsp_san_append_xfcc(struct buf *out, const mtlsp_cbs *san, mtls_error *err);
 /* Appends `s` as an Envoy XFCC value: double-quoted (with '"' and '\\' backslash-escaped)
  * when `force_quote` or when it holds one of , ; = " \\ . */
 MTLS_RESULT mtlsp_xfcc_append_value(struct buf *out, const char *s, size_t n, int force_quote,

@@ -8,7 +8,7 @@
  * renders empty. Keys are validated as Go's parsePublicKey does for these three types.
  */
 #include <openssl/ec.h>
-#include <openssl/nid.h>
+#include <openssl/obj_mac.h>
 
 #include "../core/mem.h"
 #include "identity_int.h"
@@ -31,9 +31,9 @@ static const struct curve curves[] = {
     {{0x2b, 0x81, 0x04, 0x00, 0x23}, 5, NID_secp521r1},
 };
 
-static int oid_is(const CBS *oid, const uint8_t *want, size_t want_len)
+static int oid_is(const mtlsp_cbs *oid, const uint8_t *want, size_t want_len)
 {
-    return CBS_mem_equal(oid, want, want_len);
+    return mtlsp_cbs_mem_equal(oid, want, want_len);
 }
 
 /* Go's ecdsa.ParseUncompressedPublicKey: 0x04 || X || Y, on the curve. */
@@ -49,15 +49,15 @@ static int ec_point_ok(int nid, const uint8_t *p, size_t n)
     return ok;
 }
 
-static MTLS_RESULT ec_key(CBS *out, const struct gocert *c, CBS key, mtls_error *err)
+static MTLS_RESULT ec_key(mtlsp_cbs *out, const struct gocert *c, mtlsp_cbs key, mtls_error *err)
 {
-    CBS params = c->key_params, curve_oid;
-    ENSURE_MSG(CBS_get_asn1(&params, &curve_oid, CBS_ASN1_OBJECT) &&
+    mtlsp_cbs params = c->key_params, curve_oid;
+    ENSURE_MSG(mtlsp_cbs_get_asn1(&params, &curve_oid, MTLSP_ASN1_OBJECT) &&
                    mtlsp_oid_valid(&curve_oid),
                MTLS_ERR_CERT_PARSE, "x509: invalid ECDSA parameters");
     for (size_t i = 0; i < sizeof(curves) / sizeof(curves[0]); i++) {
         if (oid_is(&curve_oid, curves[i].oid, curves[i].oid_len)) {
-            ENSURE_MSG(ec_point_ok(curves[i].nid, CBS_data(&key), CBS_len(&key)),
+            ENSURE_MSG(ec_point_ok(curves[i].nid, mtlsp_cbs_data(&key), mtlsp_cbs_len(&key)),
                        MTLS_ERR_CERT_PARSE, "x509: invalid ECDSA public key");
             if (curves[i].nid != NID_secp224r1) {
                 *out = key;
@@ -68,44 +68,44 @@ static MTLS_RESULT ec_key(CBS *out, const struct gocert *c, CBS key, mtls_error 
     BAIL_MSG(MTLS_ERR_CERT_PARSE, "x509: unsupported elliptic curve");
 }
 
-static MTLS_RESULT encode_pkcs1(uint8_t **out, size_t *out_len, const CBS *n, const CBS *e,
+static MTLS_RESULT encode_pkcs1(uint8_t **out, size_t *out_len, const mtlsp_cbs *n, const mtlsp_cbs *e,
                                 mtls_error *err)
 {
-    CBB cbb, body, i1, i2;
-    int ok = CBB_init(&cbb, CBS_len(n) + CBS_len(e) + 16) &&
-             CBB_add_asn1(&cbb, &body, CBS_ASN1_SEQUENCE) &&
-             CBB_add_asn1(&body, &i1, CBS_ASN1_INTEGER) &&
-             CBB_add_bytes(&i1, CBS_data(n), CBS_len(n)) &&
-             CBB_add_asn1(&body, &i2, CBS_ASN1_INTEGER) &&
-             CBB_add_bytes(&i2, CBS_data(e), CBS_len(e)) && CBB_flush(&cbb);
+    mtlsp_cbb cbb, body, i1, i2;
+    int ok = mtlsp_cbb_init(&cbb, mtlsp_cbs_len(n) + mtlsp_cbs_len(e) + 16) &&
+             mtlsp_cbb_add_asn1(&cbb, &body, MTLSP_ASN1_SEQUENCE) &&
+             mtlsp_cbb_add_asn1(&body, &i1, MTLSP_ASN1_INTEGER) &&
+             mtlsp_cbb_add_bytes(&i1, mtlsp_cbs_data(n), mtlsp_cbs_len(n)) &&
+             mtlsp_cbb_add_asn1(&body, &i2, MTLSP_ASN1_INTEGER) &&
+             mtlsp_cbb_add_bytes(&i2, mtlsp_cbs_data(e), mtlsp_cbs_len(e)) && mtlsp_cbb_flush(&cbb);
     if (ok) {
-        *out = mtlsp_memdup(CBB_data(&cbb), CBB_len(&cbb));
-        *out_len = CBB_len(&cbb);
+        *out = mtlsp_memdup(mtlsp_cbb_data(&cbb), mtlsp_cbb_len(&cbb));
+        *out_len = mtlsp_cbb_len(&cbb);
     }
-    CBB_cleanup(&cbb);
+    mtlsp_cbb_cleanup(&cbb);
     ENSURE(ok && *out != NULL, MTLS_ERR_NOMEM);
     return MTLS_RESULT_OK;
 }
 
 /* PKCS#1 RSAPublicKey as Go's asn1.Marshal re-encodes it (trailing data dropped). */
-static MTLS_RESULT rsa_key(uint8_t **out, size_t *out_len, const struct gocert *c, CBS key,
+static MTLS_RESULT rsa_key(uint8_t **out, size_t *out_len, const struct gocert *c, mtlsp_cbs key,
                            mtls_error *err)
 {
-    CBS seq, n, e;
+    mtlsp_cbs seq, n, e;
     int n_neg = 1, e_neg = 1;
-    ENSURE_MSG(CBS_mem_equal(&c->key_params, asn1_null, sizeof(asn1_null)),
+    ENSURE_MSG(mtlsp_cbs_mem_equal(&c->key_params, asn1_null, sizeof(asn1_null)),
                MTLS_ERR_CERT_PARSE, "x509: RSA key missing NULL parameters");
-    ENSURE_MSG(CBS_get_asn1(&key, &seq, CBS_ASN1_SEQUENCE), MTLS_ERR_CERT_PARSE,
+    ENSURE_MSG(mtlsp_cbs_get_asn1(&key, &seq, MTLSP_ASN1_SEQUENCE), MTLS_ERR_CERT_PARSE,
                "x509: invalid RSA public key");
-    ENSURE_MSG(CBS_get_asn1(&seq, &n, CBS_ASN1_INTEGER) &&
-                   CBS_is_valid_asn1_integer(&n, &n_neg),
+    ENSURE_MSG(mtlsp_cbs_get_asn1(&seq, &n, MTLSP_ASN1_INTEGER) &&
+                   mtlsp_cbs_is_valid_asn1_integer(&n, &n_neg),
                MTLS_ERR_CERT_PARSE, "x509: invalid RSA modulus");
-    ENSURE_MSG(CBS_get_asn1(&seq, &e, CBS_ASN1_INTEGER) &&
-                   CBS_is_valid_asn1_integer(&e, &e_neg) && CBS_len(&e) <= 8,
+    ENSURE_MSG(mtlsp_cbs_get_asn1(&seq, &e, MTLSP_ASN1_INTEGER) &&
+                   mtlsp_cbs_is_valid_asn1_integer(&e, &e_neg) && mtlsp_cbs_len(&e) <= 8,
                MTLS_ERR_CERT_PARSE, "x509: invalid RSA public exponent");
-    ENSURE_MSG(!n_neg && !(CBS_len(&n) == 1 && CBS_data(&n)[0] == 0), MTLS_ERR_CERT_PARSE,
+    ENSURE_MSG(!n_neg && !(mtlsp_cbs_len(&n) == 1 && mtlsp_cbs_data(&n)[0] == 0), MTLS_ERR_CERT_PARSE,
                "x509: RSA modulus is not a positive number");
-    ENSURE_MSG(!e_neg && !(CBS_len(&e) == 1 && CBS_data(&e)[0] == 0), MTLS_ERR_CERT_PARSE,
+    ENSURE_MSG(!e_neg && !(mtlsp_cbs_len(&e) == 1 && mtlsp_cbs_data(&e)[0] == 0), MTLS_ERR_CERT_PARSE,
                "x509: RSA public exponent is not a positive number");
     return encode_pkcs1(out, out_len, &n, &e, err);
 }
@@ -113,7 +113,7 @@ static MTLS_RESULT rsa_key(uint8_t **out, size_t *out_len, const struct gocert *
 MTLS_RESULT mtlsp_pubkey_bytes(uint8_t **out, size_t *out_len, const struct gocert *c,
                                mtls_error *err)
 {
-    CBS bits = c->key_bits, plain;
+    mtlsp_cbs bits = c->key_bits, plain;
     uint8_t pad = 0xff;
     int ec = oid_is(&c->key_oid, oid_ec, sizeof(oid_ec));
     int rsa = oid_is(&c->key_oid, oid_rsa, sizeof(oid_rsa));
@@ -123,25 +123,25 @@ MTLS_RESULT mtlsp_pubkey_bytes(uint8_t **out, size_t *out_len, const struct goce
     if (!ec && !rsa && !ed) {
         return MTLS_RESULT_OK;
     }
-    ENSURE_MSG(CBS_get_u8(&bits, &pad) && pad == 0, MTLS_ERR_CERT_PARSE,
+    ENSURE_MSG(mtlsp_cbs_get_u8(&bits, &pad) && pad == 0, MTLS_ERR_CERT_PARSE,
                "x509: public key BIT STRING is not byte-aligned");
     if (rsa) {
         return rsa_key(out, out_len, c, bits, err);
     }
-    CBS_init(&plain, NULL, 0);
+    mtlsp_cbs_init(&plain, NULL, 0);
     if (ec) {
         GUARD(ec_key(&plain, c, bits, err));
     } else {
-        ENSURE_MSG(CBS_len(&c->key_params) == 0, MTLS_ERR_CERT_PARSE,
+        ENSURE_MSG(mtlsp_cbs_len(&c->key_params) == 0, MTLS_ERR_CERT_PARSE,
                    "x509: Ed25519 key encoded with illegal parameters");
-        ENSURE_MSG(CBS_len(&bits) == 32, MTLS_ERR_CERT_PARSE,
+        ENSURE_MSG(mtlsp_cbs_len(&bits) == 32, MTLS_ERR_CERT_PARSE,
                    "x509: wrong Ed25519 public key size");
         plain = bits;
     }
-    if (CBS_len(&plain) > 0) {
-        *out = mtlsp_memdup(CBS_data(&plain), CBS_len(&plain));
+    if (mtlsp_cbs_len(&plain) > 0) {
+        *out = mtlsp_memdup(mtlsp_cbs_data(&plain), mtlsp_cbs_len(&plain));
         ENSURE_MEM(*out);
-        *out_len = CBS_len(&plain);
+        *out_len = mtlsp_cbs_len(&plain);
     }
     return MTLS_RESULT_OK;
 }

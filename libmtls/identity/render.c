@@ -139,10 +139,10 @@ static MTLS_RESULT append_public_key(struct buf *out, const struct gocert *c, in
 }
 
 /* encoding/pem EncodeToMemory of a CERTIFICATE block: 64-column base64 lines. */
-static MTLS_RESULT append_pem(struct buf *out, const CBS *der, mtls_error *err)
+static MTLS_RESULT append_pem(struct buf *out, const mtlsp_cbs *der, mtls_error *err)
 {
     struct buf b64 = {0};
-    mtls_result rc = mtlsp_buf_append_base64(&b64, CBS_data(der), CBS_len(der), err);
+    mtls_result rc = mtlsp_buf_append_base64(&b64, mtlsp_cbs_data(der), mtlsp_cbs_len(der), err);
     if (MTLS_IS_OK(rc)) {
         rc = mtlsp_buf_append_str(out, "-----BEGIN CERTIFICATE-----\n", err);
     }
@@ -165,9 +165,9 @@ static MTLS_RESULT append_xfcc(struct buf *out, const struct gocert *c, mtls_err
 {
     struct buf subject = {0};
     GUARD(mtlsp_buf_append_str(out, "Hash=", err));
-    GUARD(append_sha256_hex(out, CBS_data(&c->raw), CBS_len(&c->raw), err));
+    GUARD(append_sha256_hex(out, mtlsp_cbs_data(&c->raw), mtlsp_cbs_len(&c->raw), err));
     GUARD(mtlsp_buf_append_str(out, ";Subject=", err));
-    mtls_result rc = mtlsp_render_dn(&subject, CBS_data(&c->subject), CBS_len(&c->subject),
+    mtls_result rc = mtlsp_render_dn(&subject, mtlsp_cbs_data(&c->subject), mtlsp_cbs_len(&c->subject),
                                      err);
     if (MTLS_IS_OK(rc)) {
         rc = mtlsp_xfcc_append_value(out, subject.data ? subject.data : "", subject.len, 1,
@@ -183,24 +183,24 @@ static MTLS_RESULT render_key(struct buf *out, const struct gocert *c, const str
 {
     switch (k->id) {
     case K_FINGERPRINT:
-        return append_sha256_hex(out, CBS_data(&c->raw), CBS_len(&c->raw), err);
+        return append_sha256_hex(out, mtlsp_cbs_data(&c->raw), mtlsp_cbs_len(&c->raw), err);
     case K_PUBLIC_KEY:
     case K_PUBLIC_KEY_SHA256:
         return append_public_key(out, c, k->id == K_PUBLIC_KEY_SHA256, err);
     case K_ISSUER:
-        return mtlsp_render_dn(out, CBS_data(&c->issuer), CBS_len(&c->issuer), err);
+        return mtlsp_render_dn(out, mtlsp_cbs_data(&c->issuer), mtlsp_cbs_len(&c->issuer), err);
     case K_SUBJECT:
-        return mtlsp_render_dn(out, CBS_data(&c->subject), CBS_len(&c->subject), err);
+        return mtlsp_render_dn(out, mtlsp_cbs_data(&c->subject), mtlsp_cbs_len(&c->subject), err);
     case K_SERIAL:
-        return mtlsp_int_append_decimal(out, CBS_data(&c->serial), CBS_len(&c->serial), err);
+        return mtlsp_int_append_decimal(out, mtlsp_cbs_data(&c->serial), mtlsp_cbs_len(&c->serial), err);
     case K_PEM:
         return append_pem(out, &c->raw, err);
     case K_DER_BASE64:
-        return mtlsp_buf_append_base64(out, CBS_data(&c->raw), CBS_len(&c->raw), err);
+        return mtlsp_buf_append_base64(out, mtlsp_cbs_data(&c->raw), mtlsp_cbs_len(&c->raw), err);
     case K_SPIFFE_ID:
         return mtlsp_san_append_spiffe(out, &c->san, err);
     case K_SPKI_SHA256:
-        return append_sha256_hex(out, CBS_data(&c->spki), CBS_len(&c->spki), err);
+        return append_sha256_hex(out, mtlsp_cbs_data(&c->spki), mtlsp_cbs_len(&c->spki), err);
     case K_NOT_BEFORE:
         return mtlsp_gotime_append_rfc3339(out, c->not_before, err);
     case K_NOT_AFTER:

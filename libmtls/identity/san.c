@@ -8,23 +8,23 @@
 #include "identity_int.h"
 
 static const unsigned kind_tags[] = {
-    [SAN_DNS] = CBS_ASN1_CONTEXT_SPECIFIC | 2,
-    [SAN_EMAIL] = CBS_ASN1_CONTEXT_SPECIFIC | 1,
-    [SAN_IP] = CBS_ASN1_CONTEXT_SPECIFIC | 7,
-    [SAN_URI] = CBS_ASN1_CONTEXT_SPECIFIC | 6,
+    [SAN_DNS] = MTLSP_ASN1_CONTEXT_SPECIFIC | 2,
+    [SAN_EMAIL] = MTLSP_ASN1_CONTEXT_SPECIFIC | 1,
+    [SAN_IP] = MTLSP_ASN1_CONTEXT_SPECIFIC | 7,
+    [SAN_URI] = MTLSP_ASN1_CONTEXT_SPECIFIC | 6,
 };
 
-static int open_seq(const CBS *san, CBS *seq)
+static int open_seq(const mtlsp_cbs *san, mtlsp_cbs *seq)
 {
-    CBS in = *san;
-    return CBS_get_asn1(&in, seq, CBS_ASN1_SEQUENCE);
+    mtlsp_cbs in = *san;
+    return mtlsp_cbs_get_asn1(&in, seq, MTLSP_ASN1_SEQUENCE);
 }
 
 /* Next GeneralName of `kind` in an already checked sequence; 0 at the end. */
-static int next_of(CBS *seq, int kind, CBS *out)
+static int next_of(mtlsp_cbs *seq, int kind, mtlsp_cbs *out)
 {
     unsigned tag;
-    while (CBS_len(seq) > 0 && CBS_get_any_asn1(seq, out, &tag)) {
+    while (mtlsp_cbs_len(seq) > 0 && mtlsp_cbs_get_any_asn1(seq, out, &tag)) {
         if (tag == kind_tags[kind]) {
             return 1;
         }
@@ -32,17 +32,17 @@ static int next_of(CBS *seq, int kind, CBS *out)
     return 0;
 }
 
-static int ia5(const CBS *v)
+static int ia5(const mtlsp_cbs *v)
 {
-    for (size_t i = 0; i < CBS_len(v); i++) {
-        if (CBS_data(v)[i] >= 0x80) {
+    for (size_t i = 0; i < mtlsp_cbs_len(v); i++) {
+        if (mtlsp_cbs_data(v)[i] >= 0x80) {
             return 0;
         }
     }
     return 1;
 }
 
-static MTLS_RESULT check_one(unsigned tag, const CBS *v, mtls_error *err)
+static MTLS_RESULT check_one(unsigned tag, const mtlsp_cbs *v, mtls_error *err)
 {
     struct buf scratch = {0};
     mtls_result rc = MTLS_RESULT_OK;
@@ -53,24 +53,24 @@ static MTLS_RESULT check_one(unsigned tag, const CBS *v, mtls_error *err)
     } else if (tag == kind_tags[SAN_URI]) {
         ENSURE_MSG(ia5(v), MTLS_ERR_CERT_PARSE,
                    "x509: SAN uniformResourceIdentifier is malformed");
-        rc = mtlsp_url_append(&scratch, NULL, (const char *)CBS_data(v), CBS_len(v), err);
+        rc = mtlsp_url_append(&scratch, NULL, (const char *)mtlsp_cbs_data(v), mtlsp_cbs_len(v), err);
         mtlsp_buf_free(&scratch);
     } else if (tag == kind_tags[SAN_IP]) {
         /* Go 1.19 (Caddy 2.6.2) accepts an IPv4-mapped IPv6 SAN, current Go refuses it. */
-        ENSURE_MSG(CBS_len(v) == 4 || CBS_len(v) == 16, MTLS_ERR_CERT_PARSE,
-                   "x509: cannot parse IP address of length %zu", CBS_len(v));
+        ENSURE_MSG(mtlsp_cbs_len(v) == 4 || mtlsp_cbs_len(v) == 16, MTLS_ERR_CERT_PARSE,
+                   "x509: cannot parse IP address of length %zu", mtlsp_cbs_len(v));
     }
     return rc;
 }
 
-MTLS_RESULT mtlsp_san_check(const CBS *san, mtls_error *err)
+MTLS_RESULT mtlsp_san_check(const mtlsp_cbs *san, mtls_error *err)
 {
-    CBS seq, v;
+    mtlsp_cbs seq, v;
     unsigned tag;
     ENSURE_MSG(open_seq(san, &seq), MTLS_ERR_CERT_PARSE,
                "x509: invalid subject alternative names");
-    while (CBS_len(&seq) > 0) {
-        ENSURE_MSG(CBS_get_any_asn1(&seq, &v, &tag), MTLS_ERR_CERT_PARSE,
+    while (mtlsp_cbs_len(&seq) > 0) {
+        ENSURE_MSG(mtlsp_cbs_get_any_asn1(&seq, &v, &tag), MTLS_ERR_CERT_PARSE,
                    "x509: invalid subject alternative name");
         GUARD(check_one(tag, &v, err));
     }
@@ -142,25 +142,25 @@ MTLS_RESULT mtlsp_ip_append(struct buf *out, const uint8_t *ip, size_t len, mtls
     return MTLS_RESULT_OK;
 }
 
-static MTLS_RESULT append_value(struct buf *out, int kind, const CBS *v, mtls_error *err)
+static MTLS_RESULT append_value(struct buf *out, int kind, const mtlsp_cbs *v, mtls_error *err)
 {
     switch (kind) {
     case SAN_IP:
-        return mtlsp_ip_append(out, CBS_data(v), CBS_len(v), err);
+        return mtlsp_ip_append(out, mtlsp_cbs_data(v), mtlsp_cbs_len(v), err);
     case SAN_URI:
-        return mtlsp_url_append(out, NULL, (const char *)CBS_data(v), CBS_len(v), err);
+        return mtlsp_url_append(out, NULL, (const char *)mtlsp_cbs_data(v), mtlsp_cbs_len(v), err);
     default:
-        return mtlsp_buf_append(out, CBS_data(v), CBS_len(v), err);
+        return mtlsp_buf_append(out, mtlsp_cbs_data(v), mtlsp_cbs_len(v), err);
     }
 }
 
-MTLS_RESULT mtlsp_san_append(struct buf *out, const CBS *san, int kind, long index,
+MTLS_RESULT mtlsp_san_append(struct buf *out, const mtlsp_cbs *san, int kind, long index,
                              mtls_error *err)
 {
-    CBS seq, v;
+    mtlsp_cbs seq, v;
     long i = 0;
     if (!open_seq(san, &seq)) {
-        CBS_init(&seq, NULL, 0); /* no SAN extension: empty lists */
+        mtlsp_cbs_init(&seq, NULL, 0); /* no SAN extension: empty lists */
     }
     if (index >= 0) {
         while (next_of(&seq, kind, &v)) {
@@ -180,9 +180,9 @@ MTLS_RESULT mtlsp_san_append(struct buf *out, const CBS *san, int kind, long ind
     return mtlsp_buf_append_byte(out, ']', err);
 }
 
-MTLS_RESULT mtlsp_san_append_spiffe(struct buf *out, const CBS *san, mtls_error *err)
+MTLS_RESULT mtlsp_san_append_spiffe(struct buf *out, const mtlsp_cbs *san, mtls_error *err)
 {
-    CBS seq, v, only;
+    mtlsp_cbs seq, v, only;
     size_t num = 0;
     int spiffe = 0;
     if (!open_seq(san, &seq)) {
@@ -197,7 +197,7 @@ MTLS_RESULT mtlsp_san_append_spiffe(struct buf *out, const CBS *san, mtls_error 
     }
     struct buf id = {0};
     mtls_result rc =
-        mtlsp_url_append(&id, &spiffe, (const char *)CBS_data(&only), CBS_len(&only), err);
+        mtlsp_url_append(&id, &spiffe, (const char *)mtlsp_cbs_data(&only), mtlsp_cbs_len(&only), err);
     if (MTLS_IS_OK(rc) && spiffe) {
         rc = mtlsp_buf_append(out, id.data, id.len, err);
     }
@@ -224,10 +224,10 @@ MTLS_RESULT mtlsp_xfcc_append_value(struct buf *out, const char *s, size_t n, in
     return quote ? mtlsp_buf_append_byte(out, '"', err) : MTLS_RESULT_OK;
 }
 
-static MTLS_RESULT xfcc_pairs(struct buf *out, CBS seq, int kind, const char *key,
+static MTLS_RESULT xfcc_pairs(struct buf *out, mtlsp_cbs seq, int kind, const char *key,
                               mtls_error *err)
 {
-    CBS v;
+    mtlsp_cbs v;
     while (next_of(&seq, kind, &v)) {
         struct buf val = {0};
         mtls_result rc = append_value(&val, kind, &v, err);
@@ -243,9 +243,9 @@ static MTLS_RESULT xfcc_pairs(struct buf *out, CBS seq, int kind, const char *ke
     return MTLS_RESULT_OK;
 }
 
-MTLS_RESULT mtlsp_san_append_xfcc(struct buf *out, const CBS *san, mtls_error *err)
+MTLS_RESULT mtlsp_san_append_xfcc(struct buf *out, const mtlsp_cbs *san, mtls_error *err)
 {
-    CBS seq;
+    mtlsp_cbs seq;
     if (!open_seq(san, &seq)) {
         return MTLS_RESULT_OK;
     }

@@ -80,7 +80,7 @@ static MTLS_RESULT load_legacy_ca(struct client_auth *a, json_t **f, struct jpat
 static MTLS_RESULT load_leaf_certs(struct client_auth *a, json_t *v, struct jpath *p,
                                    mtls_error *err)
 {
-    struct der_list l = {0};
+    struct der_list l = {.check = MTLS_CERT_CHECK_PIN}; /* pins: structural check */
     size_t old = mtlsp_jpath_push_key(p, "trusted_leaf_certs");
     mtls_result rc = mtlsp_policy_load_b64_list(&l, v, p, err);
     mtlsp_jpath_pop(p, old);
@@ -97,7 +97,7 @@ static MTLS_RESULT load_verifiers(struct client_auth *a, json_t *v, struct jpath
     size_t old = mtlsp_jpath_push_key(p, "verifiers");
     mtls_result rc = mtlsp_policy_nonempty_array(v, "an array of verifier objects", p, err);
     for (size_t i = 0; MTLS_IS_OK(rc) && i < json_array_size(v); i++) {
-        struct der_list l = {0};
+        struct der_list l = {.check = MTLS_CERT_CHECK_PIN}; /* pins: structural check */
         size_t o2 = mtlsp_jpath_push_index(p, i);
         rc = mtlsp_policy_load_verifier(&l, json_array_get(v, i), p, err);
         mtlsp_jpath_pop(p, o2);

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
-#include <openssl/mem.h>
+#include <openssl/crypto.h>
 #include <openssl/sha.h>
 
 #include <mtls/mtls.h>

@@ -23,9 +23,11 @@
 #include <time.h>
 
 #include <cmocka.h>
+
+#include "testcompat.h"
 #include <jansson.h>
-#include <openssl/base64.h>
-#include <openssl/mem.h>
+#include <openssl/evp.h>
+#include <openssl/crypto.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -33,9 +35,16 @@
 
 /* Recorded figures: raise them when libmtls improves, never lower them. Most of the
  * disagreements over all cases are hostname failures, which client authentication does not
- * check; the hostname-independent subset is the figure that matters (conformance.md). */
+ * check; the hostname-independent subset is the figure that matters (conformance.md).
+ * One figure per TLS backend: the OpenSSL build also refuses rfc5280::aki::critical-aki
+ * (OpenSSL's X509_verify_cert refuses a critical AKI; Go and BoringSSL accept it). */
+#ifdef OPENSSL_IS_BORINGSSL
 #define RECORDED_ALL_AGREE 6981    /* of 9780 */
 #define RECORDED_SUBSET_AGREE 6354 /* of 6411 hostname-independent cases */
+#else
+#define RECORDED_ALL_AGREE 6982
+#define RECORDED_SUBSET_AGREE 6355
+#endif
 
 #define MAX_CHAIN 128
 #define MAX_CATEGORIES 32
@@ -125,11 +134,10 @@ static char *pem_body(const char *pem)
 static uint8_t *pem_der(const char *pem, size_t *out_len)
 {
     char *b64 = pem_body(pem);
-    size_t cap;
-    assert_true(EVP_DecodedLength(&cap, strlen(b64)));
+    size_t cap = strlen(b64) / 4 * 3;
     uint8_t *der = malloc(cap + 1);
     assert_non_null(der);
-    assert_true(EVP_DecodeBase64(der, out_len, cap, (const uint8_t *)b64, strlen(b64)));
+    assert_true(test_b64_decode(der, out_len, cap, b64, strlen(b64)));
     free(b64);
     return der;
 }
@@ -175,13 +183,19 @@ static int dns_presents(const char *pattern, size_t plen, const char *host)
 }
 
 /* Does the leaf's SAN present the expected peer name (so a hostname check would pass)? */
+/* A stack's length as size_t: OpenSSL's sk_*_num is an int, and -1 for a NULL stack. */
+static size_t stack_len(long n)
+{
+    return n > 0 ? (size_t)n : 0;
+}
+
 static int presents(GENERAL_NAMES *san, const char *kind, const char *value)
 {
     uint8_t ip[16];
     size_t iplen = inet_pton(AF_INET, value, ip) == 1    ? 4
                    : inet_pton(AF_INET6, value, ip) == 1 ? 16
                                                          : 0;
-    for (size_t i = 0; san != NULL && i < sk_GENERAL_NAME_num(san); i++) {
+    for (size_t i = 0; san != NULL && i < stack_len(sk_GENERAL_NAME_num(san)); i++) {
         const GENERAL_NAME *g = sk_GENERAL_NAME_value(san, i);
         const ASN1_STRING *s = g->type == GEN_DNS     ? g->d.dNSName
                                : g->type == GEN_EMAIL ? g->d.rfc822Name
@@ -240,13 +254,13 @@ static int violates(GENERAL_NAMES *san, X509 *ca)
 {
     NAME_CONSTRAINTS *nc = X509_get_ext_d2i(ca, NID_name_constraints, NULL, NULL);
     int bad = 0;
-    for (size_t i = 0; nc != NULL && san != NULL && !bad && i < sk_GENERAL_NAME_num(san); i++) {
+    for (size_t i = 0; nc != NULL && san != NULL && !bad && i < stack_len(sk_GENERAL_NAME_num(san)); i++) {
         const GENERAL_NAME *g = sk_GENERAL_NAME_value(san, i);
         int typed = 0, permitted = 0;
-        for (size_t k = 0; k < sk_GENERAL_SUBTREE_num(nc->excludedSubtrees); k++) {
+        for (size_t k = 0; k < stack_len(sk_GENERAL_SUBTREE_num(nc->excludedSubtrees)); k++) {
             bad |= in_subtree(g, sk_GENERAL_SUBTREE_value(nc->excludedSubtrees, k)->base) == 1;
         }
-        for (size_t k = 0; k < sk_GENERAL_SUBTREE_num(nc->permittedSubtrees); k++) {
+        for (size_t k = 0; k < stack_len(sk_GENERAL_SUBTREE_num(nc->permittedSubtrees)); k++) {
             int m = in_subtree(g, sk_GENERAL_SUBTREE_value(nc->permittedSubtrees, k)->base);
             typed |= m >= 0;
             permitted |= m == 1;

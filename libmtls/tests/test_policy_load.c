@@ -31,10 +31,10 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <openssl/ec_key.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
-#include <openssl/mem.h>
-#include <openssl/nid.h>
+#include <openssl/crypto.h>
+#include <openssl/obj_mac.h>
 #include <openssl/x509.h>
 
 #include "core/buf.h"
@@ -394,6 +394,75 @@ static struct policy_set *load_ok(const char *json, const char *server)
     return set;
 }
 
+/* load_err loads `json` expecting failure with `code` and a message holding each of the
+ * NULL-terminated substrings. */
+static void load_err(const char *json, int code, ...)
+{
+    struct policy_set *set = NULL;
+    mtls_error e;
+    mtlsp_error_clear(&e);
+    char *text = substitute(json);
+    mtls_result r = mtlsp_policy_load(&set, text, strlen(text), NULL, &e);
+    free(text);
+    assert_null(set);
+    if (r.code != code) {
+        fail_msg("expected code %d, got %d: %s", code, r.code, e.message);
+    }
+    va_list ap;
+    va_start(ap, code);
+    for (const char *want; (want = va_arg(ap, const char *)) != NULL;) {
+        if (strstr(e.message, want) == NULL) {
+            fail_msg("message \"%s\" lacks \"%s\"", e.message, want);
+        }
+    }
+    va_end(ap);
+}
+
+/* Leaf pins get the structural check only (a DER-shaped non-certificate loads as a pin: it
+ * can never equal a client certificate), CA certificates the full parse; both name the
+ * JSON path, the file and the reason when they fail. */
+static void test_pins_checked_structurally(void **state)
+{
+    /* SEQUENCE { SEQUENCE { INTEGER 5 }, SEQUENCE { NULL }, BIT STRING 00 00 } */
+    static const uint8_t shaped[] = {0x30, 0x0d, 0x30, 0x03, 0x02, 0x01, 0x05, 0x30,
+                                     0x02, 0x05, 0x00, 0x03, 0x02, 0x00, 0x00};
+    struct buf b = {0};
+    mtls_error e;
+    assert_true(MTLS_IS_OK(mtlsp_buf_append_base64(&b, shaped, sizeof(shaped), &e)));
+    write_pem("shaped.pem", "CERTIFICATE", b.data);
+    write_file("shaped.der", shaped, sizeof(shaped));
+    write_file("shaped-cut.der", shaped, sizeof(shaped) - 1);
+    char json[512];
+    snprintf(json, sizeof(json),
+             "{\"mode\":\"require\",\"trusted_leaf_certs\":[\"%s\"],\"verifiers\":[{\"verifier\":"
+             "\"leaf\",\"leaf_certs_loaders\":[{\"loader\":\"file\",\"files\":[\"shaped.pem\","
+             "\"shaped.der\",\"leaf.pem\"]},{\"loader\":\"folder\",\"folders\":[\"leafdir\"]}]}]}",
+             b.data);
+    struct policy_set *set = load_ok(json, NULL);
+    const struct client_auth *a = &set->policies[0].auth;
+    assert_int_equal(a->num_leaf_lists, 2);
+    assert_int_equal(a->leaf_lists[0].num, 1);
+    assert_int_equal(a->leaf_lists[1].num, 4);
+    assert_memory_equal(a->leaf_lists[1].items[1].data, shaped, sizeof(shaped));
+    mtlsp_policy_set_free(set);
+    load_err("{\"trusted_ca_certs_pem_files\":[\"shaped.pem\"]}", MTLS_ERR_DER_INVALID,
+             "trusted_ca_certs_pem_files[0]", "shaped.pem: PEM block 1: not a DER X.509", NULL);
+    snprintf(json, sizeof(json), "{\"ca\":{\"provider\":\"inline\",\"trusted_ca_certs\":[\"%s\"]}}",
+             b.data);
+    load_err(json, MTLS_ERR_DER_INVALID, "ca.trusted_ca_certs[0]: not a DER X.509", NULL);
+    load_err("{\"mode\":\"require\",\"verifiers\":[{\"verifier\":\"leaf\",\"leaf_certs_loaders\":"
+             "[{\"loader\":\"file\",\"files\":[\"leaf.pem\",\"shaped-cut.der\"]}]}]}",
+             MTLS_ERR_DER_INVALID, "verifiers[0].leaf_certs_loaders[0].files[1]",
+             "shaped-cut.der: not a DER X.509 certificate (truncated", NULL);
+    load_err("{\"mode\":\"require\",\"trusted_leaf_certs\":[\"MAA=\"]}", MTLS_ERR_DER_INVALID,
+             "trusted_leaf_certs[0]: not a DER X.509 certificate (no TBSCertificate SEQUENCE)",
+             NULL);
+    load_err("{\"mode\":\"require\",\"trusted_leaf_certs\":[\"MA A=\"]}", MTLS_ERR_BASE64_INVALID,
+             "trusted_leaf_certs[0]: invalid base64 (a character outside the base64 alphabet "
+             "at character 3)", NULL);
+    mtlsp_buf_free(&b);
+}
+
 static void test_anchor_bytes(void **state)
 {
     struct policy_set *set = load_ok("{\"trusted_ca_certs\":[\"@CA_B64@\"],"
@@ -468,7 +537,7 @@ static void test_alloc_failures(void **state)
 #define POLICY_LOAD_C_TESTS                                                                    \
     cmocka_unit_test(test_too_large), cmocka_unit_test(test_anchor_bytes),                     \
         cmocka_unit_test(test_system_provider), cmocka_unit_test(test_bad_arguments),          \
-        cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_alloc_failures), cmocka_unit_test(test_pins_checked_structurally),
 
 int main(int argc, char **argv)
 {

@@ -22,7 +22,12 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 
+/* The glue header of the build's TLS library: the tests below run on both. */
+#ifdef OPENSSL_IS_BORINGSSL
 #include <mtls/boringssl.h>
+#else
+#include <mtls/openssl.h>
+#endif
 
 #include "testpki.h"
 
@@ -58,8 +63,13 @@ static _Thread_local SSL_SESSION *last_session;
 
 static int record_ca_names(SSL *ssl, void *arg)
 {
+#ifdef OPENSSL_IS_BORINGSSL
     const STACK_OF(CRYPTO_BUFFER) *names = SSL_get0_server_requested_CAs(ssl);
     seen_ca_names = names != NULL ? sk_CRYPTO_BUFFER_num(names) : 0;
+#else
+    const STACK_OF(X509_NAME) *names = SSL_get0_peer_CA_list(ssl);
+    seen_ca_names = names != NULL ? (size_t)sk_X509_NAME_num(names) : 0;
+#endif
     return 1;
 }
 
@@ -345,7 +355,15 @@ static int64_t test_clock(void *user)
     return clock_value;
 }
 
-/* A resumed session is judged again: by the swapped-in policy, and at the current time. */
+/* BoringSSL: a resumed session is judged again, by the swapped-in policy and at the current
+ * time. OpenSSL cannot judge a resumed session, so a client-auth policy never resumes: every
+ * handshake below is a full one, judged the same way. */
+#ifdef OPENSSL_IS_BORINGSSL
+static const int client_auth_resumes = 1;
+#else
+static const int client_auth_resumes = 0;
+#endif
+
 static void resumption_rejudged(void **state)
 {
     const struct pki_case *alice = find_case("tutorial-v1");
@@ -361,11 +379,11 @@ static void resumption_rejudged(void **state)
         SSL_CTX *cctx = client_ctx(alice, version);
         struct result first = handshake(sctx, cctx, "localhost", NULL);
         assert_true(first.server_ok);
-        assert_non_null(first.session);
+        assert_true(first.session != NULL || !client_auth_resumes);
         /* Same policy, same time: resumes, and is re-verified (accepted). */
         struct result again = handshake(sctx, cctx, "localhost", first.session);
         assert_true(again.server_ok);
-        assert_true(again.resumed);
+        assert_int_equal(again.resumed, client_auth_resumes);
         assert_true(mtls_peer_verified(again.peer));
         /* The clock passes the leaf's notAfter: the resumed session is refused. */
         clock_value = (int64_t)4102444800; /* 2100-01-01 */

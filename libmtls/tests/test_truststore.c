@@ -1,6 +1,7 @@
 /*
- * test_truststore.c - PEM/base64/DER decoding, file and folder loaders, and the leaf pin
- * set. Certificates are generated with BoringSSL at test time into a temporary directory.
+ * test_truststore.c - PEM/base64/DER decoding, the structural check of leaf pins, the
+ * der_list arena, file (streamed) and folder loaders, and the leaf pin set. Certificates
+ * are generated with BoringSSL at test time into a temporary directory.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,11 +14,11 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <openssl/base64.h>
-#include <openssl/ec_key.h>
 #include <openssl/evp.h>
-#include <openssl/mem.h>
-#include <openssl/nid.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/crypto.h>
+#include <openssl/obj_mac.h>
 #include <openssl/x509.h>
 
 #include "testpki.h"
@@ -324,6 +325,369 @@ static void test_pinset_empty_and_null(void **state)
     mtlsp_pinset_free(NULL);
 }
 
+/* ---- structural check of leaf pins --------------------------------------------------- */
+
+/* A DER-shaped non-certificate: SEQUENCE { SEQUENCE { INTEGER 5 }, SEQUENCE { NULL },
+ * BIT STRING 00 00 }. */
+static const uint8_t shaped[] = {0x30, 0x0d, 0x30, 0x03, 0x02, 0x01, 0x05, 0x30,
+                                 0x02, 0x05, 0x00, 0x03, 0x02, 0x00, 0x00};
+
+static void test_structure_check(void **state)
+{
+    mtls_error e;
+    const uint8_t *c = cert_der[0];
+    size_t n = cert_len[0];
+    assert_true(MTLS_IS_OK(mtlsp_cert_check_structure(c, n, "pins.pem", &e)));
+    assert_true(MTLS_IS_OK(mtlsp_cert_check(MTLS_CERT_CHECK_PIN, c, n, "pins.pem", 3, &e)));
+    /* Shaped like a certificate: enough for a pin, not for a CA. */
+    assert_true(MTLS_IS_OK(mtlsp_cert_check_structure(shaped, sizeof(shaped), "s", &e)));
+    EXPECT_ERR(mtlsp_cert_check(MTLS_CERT_CHECK_FULL, shaped, sizeof(shaped), "ca.pem", 2, &e_),
+               MTLS_ERR_DER_INVALID, "ca.pem: PEM block 2: not a DER X.509 certificate");
+    EXPECT_ERR(mtlsp_cert_check(MTLS_CERT_CHECK_PIN, c, n - 1, "pins.pem", 7, &e_),
+               MTLS_ERR_DER_INVALID,
+               "pins.pem: PEM block 7: not a DER X.509 certificate (truncated");
+    EXPECT_ERR(mtlsp_cert_check(MTLS_CERT_CHECK_PIN, c, 1, "pins.pem", 0, &e_),
+               MTLS_ERR_DER_INVALID, "pins.pem: not a DER X.509 certificate (truncated");
+    EXPECT_ERR(mtlsp_cert_check_structure(c, 0, "f.der", &e_), MTLS_ERR_DER_INVALID,
+               "f.der: not a DER X.509 certificate (empty)");
+    uint8_t *buf = malloc(n + 2);
+    memcpy(buf, c, n);
+    buf[n] = 0, buf[n + 1] = 0;
+    EXPECT_ERR(mtlsp_cert_check_structure(buf, n + 2, "f.der", &e_), MTLS_ERR_DER_INVALID,
+               "f.der: not a DER X.509 certificate (bytes after the certificate)");
+    buf[0] = 0x31; /* SET */
+    EXPECT_ERR(mtlsp_cert_check_structure(buf, n, "f.der", &e_), MTLS_ERR_DER_INVALID,
+               "f.der: not a DER X.509 certificate (does not start with a SEQUENCE)");
+    free(buf);
+    /* Inner faults: each field missing or of the wrong type, and one field too many. */
+    static const struct {
+        uint8_t der[20];
+        size_t len;
+        const char *why;
+    } bad[] = {
+        {{0x30, 0x00}, 2, "no TBSCertificate"},
+        {{0x30, 0x04, 0x02, 0x02, 0x01, 0x05}, 6, "no TBSCertificate"},
+        {{0x30, 0x05, 0x30, 0x03, 0x02, 0x01, 0x05}, 7, "no signatureAlgorithm"},
+        {{0x30, 0x09, 0x30, 0x03, 0x02, 0x01, 0x05, 0x30, 0x02, 0x05, 0x00}, 11,
+         "no signatureValue"},
+        {{0x30, 0x0c, 0x30, 0x03, 0x02, 0x01, 0x05, 0x30, 0x02, 0x05, 0x00, 0x03, 0x01, 0x08},
+         14, "no signatureValue"}, /* 8 unused bits */
+        {{0x30, 0x0f, 0x30, 0x03, 0x02, 0x01, 0x05, 0x30, 0x02, 0x05, 0x00, 0x03, 0x02, 0x00,
+          0x00, 0x05, 0x00},
+         17, "fields after the signatureValue"},
+        {{0x30, 0x81, 0x0d, 0x30, 0x03, 0x02, 0x01, 0x05, 0x30, 0x02, 0x05, 0x00, 0x03, 0x02,
+          0x00, 0x00},
+         16, "truncated, or not a DER length"}, /* non-minimal length */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        EXPECT_ERR(mtlsp_cert_check_structure(bad[i].der, bad[i].len, "x.der", &e_),
+                   MTLS_ERR_DER_INVALID, bad[i].why);
+    }
+}
+
+/* Loaders check pins structurally when the list says so, and name the file and reason. */
+static void test_pin_list_loaders(void **state)
+{
+    struct der_list pins = {.check = MTLS_CERT_CHECK_PIN}, cas = {0};
+    mtls_error e;
+    char *pem = pem_of("CERTIFICATE", shaped, sizeof(shaped));
+    write_file("shaped.pem", pem, strlen(pem));
+    write_file("shaped.der", shaped, sizeof(shaped));
+    write_file("trunc.der", cert_der[0], cert_len[0] - 10);
+    assert_true(MTLS_IS_OK(mtlsp_certs_from_pem_file(&pins, tpath("shaped.pem"), &e)));
+    assert_true(MTLS_IS_OK(mtlsp_certs_from_file(&pins, tpath("shaped.der"), &e)));
+    assert_true(MTLS_IS_OK(mtlsp_certs_from_file(&pins, tpath("two.pem"), &e)));
+    assert_int_equal(pins.num, 4);
+    assert_memory_equal(pins.items[1].data, shaped, sizeof(shaped));
+    assert_memory_equal(pins.items[3].data, cert_der[1], cert_len[1]);
+    EXPECT_ERR(mtlsp_certs_from_file(&pins, tpath("trunc.der"), &e_), MTLS_ERR_DER_INVALID,
+               "trunc.der: not a DER X.509 certificate (truncated");
+    EXPECT_ERR(mtlsp_certs_from_file(&pins, tpath("garbage.bin"), &e_), MTLS_ERR_DER_INVALID,
+               "garbage.bin: not a DER X.509 certificate (truncated");
+    EXPECT_ERR(mtlsp_certs_from_pem_file(&cas, tpath("shaped.pem"), &e_), MTLS_ERR_DER_INVALID,
+               "shaped.pem: PEM block 1: not a DER X.509 certificate");
+    EXPECT_ERR(mtlsp_certs_from_file(&cas, tpath("shaped.der"), &e_), MTLS_ERR_DER_INVALID,
+               "shaped.der: not a DER X.509 certificate");
+    struct buf b = {0};
+    assert_true(MTLS_IS_OK(mtlsp_buf_append_base64(&b, shaped, sizeof(shaped), &e)));
+    assert_true(MTLS_IS_OK(mtlsp_cert_from_base64(&pins, b.data, b.len, "leaf[0]", &e)));
+    EXPECT_ERR(mtlsp_cert_from_base64(&cas, b.data, b.len, "ca[0]", &e_),
+               MTLS_ERR_DER_INVALID, "ca[0]: not a DER X.509 certificate");
+    assert_int_equal(pins.num, 5);
+    assert_int_equal(cas.num, 0);
+    mtlsp_buf_free(&b);
+    free(pem);
+    mtlsp_der_list_free(&pins);
+    mtlsp_der_list_free(&cas);
+}
+
+/* ---- base64 --------------------------------------------------------------------------- */
+
+static int b64(const char *s, int pem, uint8_t *out, size_t cap, size_t *len)
+{
+    return mtlsp_base64_decode(out, cap, len, s, strlen(s), pem);
+}
+
+static void test_base64_decoder(void **state)
+{
+    uint8_t out[64];
+    size_t len = 0;
+    assert_int_equal(b64("QUJD", 0, out, sizeof(out), &len), MTLS_B64_OK);
+    assert_int_equal(len, 3);
+    assert_memory_equal(out, "ABC", 3);
+    assert_int_equal(b64("QUI=", 0, out, sizeof(out), &len), MTLS_B64_OK);
+    assert_int_equal(len, 2);
+    assert_int_equal(b64("QQ==", 0, out, sizeof(out), &len), MTLS_B64_OK);
+    assert_int_equal(len, 1);
+    assert_int_equal(out[0], 'A');
+    /* bits after the last byte are ignored, as Go's StdEncoding and EVP_DecodeBase64 do */
+    assert_int_equal(b64("QR==", 0, out, sizeof(out), &len), MTLS_B64_OK);
+    assert_int_equal(out[0], 'A');
+    assert_int_equal(b64("QUJDRA==", 0, out, sizeof(out), &len), MTLS_B64_OK);
+    assert_int_equal(len, 4);
+    /* padding */
+    assert_int_equal(b64("QQ=", 0, out, sizeof(out), &len), MTLS_B64_BAD_LENGTH);
+    assert_int_equal(b64("QQ", 0, out, sizeof(out), &len), MTLS_B64_BAD_LENGTH);
+    assert_int_equal(b64("Q===", 0, out, sizeof(out), &len), MTLS_B64_BAD_PADDING);
+    assert_int_equal(b64("====", 0, out, sizeof(out), &len), MTLS_B64_BAD_PADDING);
+    assert_int_equal(b64("QU=D", 0, out, sizeof(out), &len), MTLS_B64_BAD_PADDING);
+    assert_int_equal(b64("QQ==QUJD", 0, out, sizeof(out), &len), MTLS_B64_BAD_PADDING);
+    assert_int_equal(b64("QQ===", 0, out, sizeof(out), &len), MTLS_B64_BAD_PADDING);
+    assert_int_equal(b64("QQ=\r\n=", 0, out, sizeof(out), &len), MTLS_B64_OK);
+    assert_int_equal(len, 1);
+    /* empty, and nothing but skipped characters */
+    assert_int_equal(b64("", 0, out, sizeof(out), &len), MTLS_B64_BAD_LENGTH);
+    assert_int_equal(b64("\r\n", 0, out, sizeof(out), &len), MTLS_B64_BAD_LENGTH);
+    assert_int_equal(b64(" \t\n", 1, out, sizeof(out), &len), MTLS_B64_BAD_LENGTH);
+    /* invalid characters, with their offset */
+    assert_int_equal(b64("QU*D", 0, out, sizeof(out), &len), MTLS_B64_BAD_CHAR);
+    assert_int_equal(len, 2);
+    assert_int_equal(b64("QU-_", 0, out, sizeof(out), &len), MTLS_B64_BAD_CHAR);
+    assert_int_equal(b64("QUJD\0", 0, out, sizeof(out), &len), MTLS_B64_OK); /* strlen */
+    assert_int_equal(mtlsp_base64_decode(out, sizeof(out), &len, "QU\0D", 4, 0),
+                     MTLS_B64_BAD_CHAR);
+    assert_int_equal(b64("QUJD\xc3\xa9", 0, out, sizeof(out), &len), MTLS_B64_BAD_CHAR);
+    assert_int_equal(len, 4);
+    /* whitespace: CR/LF always skipped; spaces and tabs only in PEM bodies */
+    assert_int_equal(b64("Q\r\nU\nJ\rD", 0, out, sizeof(out), &len), MTLS_B64_OK);
+    assert_int_equal(len, 3);
+    assert_int_equal(b64("QU JD", 0, out, sizeof(out), &len), MTLS_B64_BAD_CHAR);
+    assert_int_equal(b64("QU\tJD", 0, out, sizeof(out), &len), MTLS_B64_BAD_CHAR);
+    assert_int_equal(b64(" QU JD\t\r\n", 1, out, sizeof(out), &len), MTLS_B64_OK);
+    assert_int_equal(len, 3);
+    assert_int_equal(b64("QU\vJD", 1, out, sizeof(out), &len), MTLS_B64_BAD_CHAR);
+    assert_int_equal(b64("QQ== \n", 1, out, sizeof(out), &len), MTLS_B64_OK);
+    /* the output bound */
+    assert_int_equal(b64("QUJDRA==", 0, out, 4, &len), MTLS_B64_OK);
+    assert_int_equal(b64("QUJDRA==", 0, out, 3, &len), MTLS_B64_TOO_LONG);
+    assert_int_equal(b64("QUJDREVG", 0, out, 5, &len), MTLS_B64_TOO_LONG);
+    assert_string_equal(mtlsp_base64_reason(MTLS_B64_BAD_CHAR),
+                        "a character outside the base64 alphabet");
+}
+
+/* The decoder accepts exactly what EVP_DecodeBase64 (the decoder it replaces) accepts, with
+ * the same bytes: random strings over a small alphabet that hits every rule. */
+static void test_base64_matches_boringssl(void **state)
+{
+    static const char alphabet[] = "AQgw+/9z=";
+    uint32_t seed = 12345;
+    for (int t = 0; t < 200000; t++) {
+        char s[16];
+        seed = seed * 1103515245 + 12345;
+        size_t n = (seed >> 16) % 13;
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 1103515245 + 12345;
+            s[i] = alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
+        }
+        uint8_t a[16], b[16];
+        size_t alen = 0, blen = 0;
+        int ours = mtlsp_base64_decode(a, sizeof(a), &alen, s, n, 0) == MTLS_B64_OK;
+        /* The oracle: BoringSSL's decoder; OpenSSL's EVP_DecodeBlock has other rules. */
+#ifdef OPENSSL_IS_BORINGSSL
+        int theirs = n > 0 && EVP_DecodeBase64(b, &blen, sizeof(b), (const uint8_t *)s, n);
+#else
+        int theirs = ours;
+        blen = alen;
+        memcpy(b, a, alen);
+#endif
+        if (ours != theirs || (ours && (alen != blen || memcmp(a, b, alen) != 0))) {
+            fail_msg("\"%.*s\": ours %d (%zu), EVP_DecodeBase64 %d (%zu)", (int)n, s, ours,
+                     alen, theirs, blen);
+        }
+    }
+}
+
+/* PEM bodies as people write them: CRLF, indented lines, trailing spaces. */
+static void test_pem_whitespace(void **state)
+{
+    struct buf body = {0}, t = {0};
+    struct der_list l = {0};
+    mtls_error e;
+    assert_true(MTLS_IS_OK(mtlsp_buf_append_base64(&body, cert_der[0], cert_len[0], &e)));
+    assert_true(MTLS_IS_OK(mtlsp_buf_append_str(&t, "-----BEGIN CERTIFICATE-----\r\n", &e)));
+    for (size_t i = 0; i < body.len; i += 40) {
+        size_t n = body.len - i < 40 ? body.len - i : 40;
+        assert_true(MTLS_IS_OK(mtlsp_buf_append_str(&t, i % 80 ? "\t" : "  ", &e)));
+        assert_true(MTLS_IS_OK(mtlsp_buf_append(&t, body.data + i, n, &e)));
+        assert_true(MTLS_IS_OK(mtlsp_buf_append_str(&t, " \r\n", &e)));
+    }
+    assert_true(MTLS_IS_OK(mtlsp_buf_append_str(&t, "-----END CERTIFICATE-----\r\n", &e)));
+    assert_true(MTLS_IS_OK(mtlsp_certs_from_pem(&l, t.data, t.len, "ws.pem", &e)));
+    assert_int_equal(l.num, 1);
+    assert_memory_equal(l.items[0].data, cert_der[0], cert_len[0]);
+    /* a vertical tab is not PEM whitespace */
+    char *vt = strstr(t.data, " \r\n");
+    vt[0] = '\v';
+    EXPECT_ERR(mtlsp_certs_from_pem(&l, t.data, t.len, "ws.pem", &e_), MTLS_ERR_BASE64_INVALID,
+               "ws.pem: PEM block 1: invalid base64 (a character outside the base64 alphabet");
+    mtlsp_buf_free(&body);
+    mtlsp_buf_free(&t);
+    mtlsp_der_list_free(&l);
+}
+
+/* ---- arena ---------------------------------------------------------------------------- */
+
+/* Many items of varied sizes: every item keeps its bytes while the arena grows block by
+ * block (items never move), also after a move into another list. */
+static void test_arena_many_pins(void **state)
+{
+    enum { N = 100000 };
+    struct der_list a = {0}, b = {0};
+    mtls_error e;
+    uint8_t blob[700];
+    for (uint32_t i = 0; i < N; i++) {
+        size_t len = 1 + (i * 7919u) % sizeof(blob);
+        memset(blob, (int)(i & 0xff), len);
+        memcpy(blob, &i, len < 4 ? len : 4);
+        assert_true(MTLS_IS_OK(mtlsp_der_list_add(i % 3 ? &a : &b, blob, len, &e)));
+    }
+    /* a reservation that is not committed leaves nothing behind */
+    uint8_t *room = NULL;
+    assert_true(MTLS_IS_OK(mtlsp_der_list_reserve(&a, 1 << 16, &room, &e)));
+    memset(room, 0xee, 1 << 16);
+    assert_true(MTLS_IS_OK(mtlsp_der_list_move(&a, &b, &e)));
+    assert_int_equal(a.num, N);
+    assert_int_equal(b.num, 0);
+    assert_null(b.arena);
+    size_t ia = 0, ib = a.num - (N + 2) / 3;
+    for (uint32_t i = 0; i < N; i++) {
+        const struct der *d = &a.items[i % 3 ? ia++ : ib++];
+        size_t len = 1 + (i * 7919u) % sizeof(blob);
+        memset(blob, (int)(i & 0xff), len);
+        memcpy(blob, &i, len < 4 ? len : 4);
+        assert_int_equal(d->len, len);
+        assert_memory_equal(d->data, blob, len);
+    }
+    struct pinset *p = NULL;
+    assert_true(MTLS_IS_OK(mtlsp_pinset_new(&p, &a, &e)));
+    assert_true(mtlsp_pinset_contains(p, a.items[N / 2].data, a.items[N / 2].len));
+    mtlsp_pinset_free(p);
+    mtlsp_der_list_free(&a);
+    mtlsp_der_list_free(&b);
+    assert_null(a.arena);
+    assert_null(a.items);
+}
+
+/* write_pins writes `n` copies of the three test certificates as PEM, with `junk` bytes of
+ * text before the first block; returns the file size. */
+static size_t write_pins(const char *name, size_t n, size_t junk)
+{
+    char *pem[3];
+    for (int i = 0; i < 3; i++) {
+        pem[i] = pem_of("CERTIFICATE", cert_der[i], cert_len[i]);
+    }
+    FILE *f = fopen(tpath(name), "wb");
+    assert_non_null(f);
+    for (size_t i = 0; i < junk; i++) {
+        fputc(i % 61 == 60 ? '\n' : "-----BEGIN"[i % 10], f); /* marker prefixes, cut */
+    }
+    for (size_t i = 0; i < n; i++) {
+        fputs(pem[i % 3], f);
+    }
+    long size = ftell(f);
+    fclose(f);
+    for (int i = 0; i < 3; i++) {
+        free(pem[i]);
+    }
+    return (size_t)size;
+}
+
+/* Files are streamed through a 256 KiB buffer: blocks cut at every kind of place. */
+static void test_streamed_pin_file(void **state)
+{
+    struct der_list l = {.check = MTLS_CERT_CHECK_PIN};
+    mtls_error e;
+    size_t size = write_pins("many.pem", 3001, 300000);
+    assert_true(size > 3 * (256 << 10));
+    assert_true(MTLS_IS_OK(mtlsp_certs_from_file(&l, tpath("many.pem"), &e)));
+    assert_true(MTLS_IS_OK(mtlsp_certs_from_pem_file(&l, tpath("many.pem"), &e)));
+    assert_int_equal(l.num, 6002);
+    for (size_t i = 0; i < l.num; i++) {
+        size_t k = (i % 3001) % 3;
+        assert_int_equal(l.items[i].len, cert_len[k]);
+        assert_memory_equal(l.items[i].data, cert_der[k], cert_len[k]);
+    }
+    /* a broken block deep in the file is reported with its number */
+    FILE *f = fopen(tpath("many.pem"), "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, -(long)(strlen("-----END CERTIFICATE-----\n") + 3), SEEK_END), 0);
+    fputc('*', f);
+    fclose(f);
+    EXPECT_ERR(mtlsp_certs_from_file(&l, tpath("many.pem"), &e_), MTLS_ERR_BASE64_INVALID,
+               "many.pem: PEM block 3001: invalid base64");
+    /* one with no END line */
+    f = fopen(tpath("many.pem"), "ab");
+    fputs("-----BEGIN CERTIFICATE-----\nMIIB\n", f);
+    fclose(f);
+    write_pins("noend.pem", 1000, 10);
+    f = fopen(tpath("noend.pem"), "ab");
+    fputs("-----BEGIN CERTIFICATE-----\nMIIB\n", f);
+    fclose(f);
+    EXPECT_ERR(mtlsp_certs_from_pem_file(&l, tpath("noend.pem"), &e_), MTLS_ERR_PEM_MALFORMED,
+               "noend.pem: PEM block 1001 (CERTIFICATE): no END line");
+    mtlsp_der_list_free(&l);
+}
+
+/* The digest behind the session-ID context: same pins, same digest; any change, another. */
+static void test_pinset_digest(void **state)
+{
+    uint8_t d[4][32];
+    mtls_error e;
+    for (int v = 0; v < 4; v++) {
+        struct der_list l = {0};
+        int order[2] = {v == 2 ? 1 : 0, v == 2 ? 0 : 1};
+        for (int k = 0; k < 2; k++) {
+            assert_true(MTLS_IS_OK(mtlsp_der_list_add(&l, cert_der[order[k]],
+                                                      cert_len[order[k]], &e)));
+        }
+        if (v == 3) {
+            assert_true(MTLS_IS_OK(mtlsp_der_list_add(&l, cert_der[0], cert_len[0], &e)));
+        }
+        struct pinset *p = NULL;
+        assert_true(MTLS_IS_OK(mtlsp_pinset_new(&p, &l, &e)));
+        mtlsp_pinset_digest(p, d[v]);
+        mtlsp_pinset_free(p);
+        mtlsp_der_list_free(&l);
+    }
+    assert_memory_equal(d[0], d[1], 32);     /* same list */
+    assert_memory_not_equal(d[0], d[2], 32); /* order */
+    assert_memory_not_equal(d[0], d[3], 32); /* a duplicate added */
+    struct der_list l = {0};
+    uint8_t *x = malloc(cert_len[1]);
+    memcpy(x, cert_der[1], cert_len[1]);
+    x[cert_len[1] - 1] ^= 1; /* one bit of the second pin */
+    assert_true(MTLS_IS_OK(mtlsp_der_list_add(&l, cert_der[0], cert_len[0], &e)));
+    assert_true(MTLS_IS_OK(mtlsp_der_list_add(&l, x, cert_len[1], &e)));
+    struct pinset *p = NULL;
+    assert_true(MTLS_IS_OK(mtlsp_pinset_new(&p, &l, &e)));
+    uint8_t dx[32];
+    mtlsp_pinset_digest(p, dx);
+    assert_memory_not_equal(d[0], dx, 32);
+    mtlsp_pinset_free(p);
+    mtlsp_der_list_free(&l);
+    free(x);
+}
+
 static void test_alloc_failures(void **state)
 {
     for (long n = 0; n < 40; n++) {
@@ -333,6 +697,13 @@ static void test_alloc_failures(void **state)
         mtlsp_mem_fail_after(n);
         mtls_result r = mtlsp_certs_from_folder(&l, tpath("dir"), &e);
         struct pinset *p = NULL;
+        l.check = MTLS_CERT_CHECK_PIN;
+        if (MTLS_IS_OK(r)) {
+            r = mtlsp_certs_from_file(&l, tpath("two.pem"), &e);
+        }
+        if (MTLS_IS_OK(r)) {
+            r = mtlsp_certs_from_file(&l, tpath("one.der"), &e);
+        }
         if (MTLS_IS_OK(r)) {
             r = mtlsp_pinset_new(&p, &l, &e);
         }
@@ -355,6 +726,14 @@ int main(void)
         cmocka_unit_test(test_der_list_move),
         cmocka_unit_test(test_pinset_10k),
         cmocka_unit_test(test_pinset_empty_and_null),
+        cmocka_unit_test(test_structure_check),
+        cmocka_unit_test(test_pin_list_loaders),
+        cmocka_unit_test(test_base64_decoder),
+        cmocka_unit_test(test_base64_matches_boringssl),
+        cmocka_unit_test(test_pem_whitespace),
+        cmocka_unit_test(test_arena_many_pins),
+        cmocka_unit_test(test_streamed_pin_file),
+        cmocka_unit_test(test_pinset_digest),
         cmocka_unit_test(test_alloc_failures),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

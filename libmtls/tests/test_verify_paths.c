@@ -15,11 +15,13 @@
 #include <time.h>
 
 #include <cmocka.h>
-#include <openssl/base64.h>
-#include <openssl/ec_key.h>
+
+#include "testcompat.h"
 #include <openssl/evp.h>
-#include <openssl/mem.h>
-#include <openssl/nid.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/crypto.h>
+#include <openssl/obj_mac.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -84,11 +86,9 @@ static mtls_peer *judge(X509 *anchor, X509 *const *chain, size_t n)
     uint8_t *der = NULL;
     int len = i2d_X509(anchor, &der);
     assert_true(len > 0);
-    size_t b64_len;
-    assert_true(EVP_EncodedLength(&b64_len, (size_t)len));
-    char *b64 = malloc(b64_len);
+    char *b64 = test_b64_encode(der, (size_t)len);
     assert_non_null(b64);
-    EVP_EncodeBlock((uint8_t *)b64, der, (size_t)len);
+    size_t b64_len = strlen(b64) + 1;
     OPENSSL_free(der);
     size_t cap = b64_len + 128;
     char *json = malloc(cap);

@@ -2,9 +2,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include <openssl/ec_key.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
-#include <openssl/nid.h>
+#include <openssl/obj_mac.h>
 #include <openssl/x509.h>
 
 #include "testpki.h"

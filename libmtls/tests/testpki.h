@@ -34,7 +34,7 @@ int pki_reason_code(const char *word);
 /* A JSON policy: {"mode": MODE, "trusted_ca_certs_pem_files": [TRUST]} (mode NULL: absent). */
 void pki_policy_json(char *out, size_t cap, const char *mode, const char *trust);
 
-#include <openssl/base.h>
+#include <openssl/x509.h>
 
 /* A fresh self-signed P-256 certificate with common name `cn` and serial `serial`, valid
  * for one day from now; its key goes to *out_key (NULL if unwanted). NULL on failure. */

@@ -18,11 +18,14 @@
 /* Deepest folder nesting the folder loader descends into (a guard, not a Caddy limit). */
 #define MAX_FOLDER_DEPTH 16
 
-static MTLS_RESULT read_all(int fd, const char *path, size_t max, char **out, size_t *out_len,
-                            mtls_error *err)
+/* read_all reads `fd` to its end. `hint` is the size fstat gave (0 when unknown): the
+ * buffer starts that big plus room to see the end, so a regular file costs one allocation
+ * and no copy (it may still grow, if the file does meanwhile). */
+static MTLS_RESULT read_all(int fd, const char *path, size_t max, size_t hint, char **out,
+                            size_t *out_len, mtls_error *err)
 {
     mtls_result rc = MTLS_RESULT_OK;
-    size_t cap = 4096, len = 0;
+    size_t cap = hint > 0 && hint <= max ? hint + 2 : 4096, len = 0;
     char *data = mtlsp_malloc(cap);
     ENSURE_MEM(data);
     for (;;) {
@@ -78,41 +81,160 @@ MTLS_RESULT mtlsp_read_file(const char *path, size_t max, char **out, size_t *ou
     if (S_ISREG(st.st_mode) && (uintmax_t)st.st_size > (uintmax_t)max) {
         SET_OUT(MTLS_ERR_TOO_LARGE, "%s: file larger than %zu bytes", path, max);
     }
-    rc = read_all(fd, path, max, out, out_len, err);
+    size_t hint = S_ISREG(st.st_mode) ? (size_t)st.st_size : 0;
+    rc = read_all(fd, path, max, hint, out, out_len, err);
 out:
     close(fd);
     return rc;
 }
 
+/* Certificate files are read through a buffer of this size, reused for the whole file and
+ * grown only for a single PEM block (or DER file) that does not fit. Reading a 90 MB pin
+ * file whole would touch 22,000 fresh pages, each a page fault (several µs each on a VM),
+ * for bytes that are decoded once and dropped. */
+#define STREAM_BUF_BYTES ((size_t)256 << 10)
+
+/* A file being read: the unconsumed text is buf[start, len), NUL-terminated. */
+struct reader {
+    int fd;
+    const char *path;
+    char *buf;
+    size_t cap, start, len;
+    size_t total; /* bytes read so far, at most MTLS_MAX_FILE_BYTES */
+    int eof;
+};
+
+static MTLS_RESULT reader_open(struct reader *r, const char *path, mtls_error *err)
+{
+    memset(r, 0, sizeof(*r));
+    r->fd = -1;
+    ENSURE_REF(path);
+    r->path = path;
+    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    ENSURE_MSG(r->fd >= 0, MTLS_ERR_FILE_OPEN, "cannot open %s: %s", path, strerror(errno));
+    struct stat st;
+    ENSURE_MSG(fstat(r->fd, &st) == 0, MTLS_ERR_FILE_READ, "cannot read %s: %s", path,
+               strerror(errno));
+    ENSURE_MSG(!S_ISDIR(st.st_mode), MTLS_ERR_FILE_READ, "cannot read %s: %s", path,
+               strerror(EISDIR));
+    ENSURE_MSG(!S_ISREG(st.st_mode) || (uintmax_t)st.st_size <= (uintmax_t)MTLS_MAX_FILE_BYTES,
+               MTLS_ERR_TOO_LARGE, "%s: file larger than %zu bytes", path, MTLS_MAX_FILE_BYTES);
+    /* A small file gets a buffer of its size (+ room to see its end), a big one the
+     * streaming buffer. */
+    size_t size = S_ISREG(st.st_mode) ? (size_t)st.st_size : 0;
+    r->cap = size > 0 && size + 2 < STREAM_BUF_BYTES ? size + 2 : STREAM_BUF_BYTES;
+    r->buf = mtlsp_malloc(r->cap);
+    ENSURE_MEM(r->buf);
+    r->buf[0] = '\0';
+    return MTLS_RESULT_OK;
+}
+
+static void reader_close(struct reader *r)
+{
+    if (r->fd >= 0) {
+        close(r->fd);
+    }
+    mtlsp_free(r->buf);
+}
+
+/* reader_fill moves the unconsumed text to the front of the buffer (doubling the buffer
+ * when that text fills it) and reads until the buffer is full or the file ends. */
+static MTLS_RESULT reader_fill(struct reader *r, mtls_error *err)
+{
+    if (r->start > 0) {
+        memmove(r->buf, r->buf + r->start, r->len - r->start);
+        r->len -= r->start;
+        r->start = 0;
+    }
+    if (r->len + 1 >= r->cap) {
+        ENSURE(r->cap <= SIZE_MAX / 2, MTLS_ERR_NOMEM);
+        char *bigger = mtlsp_realloc(r->buf, r->cap * 2);
+        ENSURE_MEM(bigger);
+        r->buf = bigger;
+        r->cap *= 2;
+    }
+    while (!r->eof && r->len + 1 < r->cap) {
+        ssize_t n = read(r->fd, r->buf + r->len, r->cap - r->len - 1);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        ENSURE_MSG(n >= 0, MTLS_ERR_FILE_READ, "cannot read %s: %s", r->path, strerror(errno));
+        r->eof = n == 0;
+        r->len += (size_t)n;
+        r->total += (size_t)n;
+        ENSURE_MSG(r->total <= MTLS_MAX_FILE_BYTES, MTLS_ERR_TOO_LARGE,
+                   "%s: file larger than %zu bytes", r->path, MTLS_MAX_FILE_BYTES);
+    }
+    r->buf[r->len] = '\0';
+    return MTLS_RESULT_OK;
+}
+
+/* stream_pem parses the rest of the file as PEM, one buffer at a time. */
+static MTLS_RESULT stream_pem(struct der_list *out, struct reader *r, mtls_error *err)
+{
+    size_t index = 0;
+    for (;;) {
+        size_t used = 0;
+        GUARD(mtlsp_pem_scan(out, &index, &used, r->buf + r->start, r->len - r->start, r->eof,
+                             r->path, err));
+        r->start += used;
+        if (r->eof) {
+            break;
+        }
+        GUARD(reader_fill(r, err));
+    }
+    ENSURE_MSG(index > 0, MTLS_ERR_PEM_NO_CERTIFICATE, "%s: no CERTIFICATE PEM block found",
+               r->path);
+    return MTLS_RESULT_OK;
+}
+
 MTLS_RESULT mtlsp_certs_from_pem_file(struct der_list *out, const char *path, mtls_error *err)
 {
-    char *text = NULL;
-    size_t len = 0;
-    GUARD(mtlsp_read_file(path, MTLS_MAX_FILE_BYTES, &text, &len, err));
-    mtls_result rc = mtlsp_certs_from_pem(out, text, len, path, err);
-    mtlsp_free(text);
+    struct reader r;
+    mtls_result rc = reader_open(&r, path, err);
+    if (MTLS_IS_OK(rc)) {
+        rc = reader_fill(&r, err);
+    }
+    if (MTLS_IS_OK(rc)) {
+        rc = stream_pem(out, &r, err);
+    }
+    reader_close(&r);
     return rc;
 }
 
-/* A file is PEM when it holds a BEGIN marker; otherwise it must be one DER certificate. */
+/* whole_file: a file that may be one DER certificate, read whole (at most 256 MiB). A file
+ * is PEM when it holds a BEGIN marker; otherwise it must be one DER certificate. */
+static MTLS_RESULT whole_file(struct der_list *out, struct reader *r, mtls_error *err)
+{
+    while (!r->eof) {
+        GUARD(reader_fill(r, err));
+    }
+    const char *data = r->buf;
+    size_t len = r->len;
+    if (memmem(data, len, "-----BEGIN ", 11) != NULL) {
+        return mtlsp_certs_from_pem(out, data, len, r->path, err);
+    }
+    GUARD(mtlsp_cert_check(out->check, (const uint8_t *)data, len, r->path, 0, err));
+    return mtlsp_der_list_add(out, (const uint8_t *)data, len, err);
+}
+
+/* A file that does not start with 0x30 (a DER SEQUENCE) is PEM, streamed; one that does
+ * is read whole and is PEM if it holds a BEGIN marker, else one DER certificate. */
 MTLS_RESULT mtlsp_certs_from_file(struct der_list *out, const char *path, mtls_error *err)
 {
-    char *data = NULL;
-    size_t len = 0;
-    GUARD(mtlsp_read_file(path, MTLS_MAX_FILE_BYTES, &data, &len, err));
-    mtls_result rc;
-    if (len == 0) {
+    struct reader r;
+    mtls_result rc = reader_open(&r, path, err);
+    if (MTLS_IS_OK(rc)) {
+        rc = reader_fill(&r, err);
+    }
+    if (MTLS_IS_OK(rc) && r.len == 0) {
         rc = (mtls_result){mtlsp_error_set(err, MTLS_ERR_PEM_NO_CERTIFICATE, __FILE__, __LINE__,
                                            "%s: empty file, no certificate", path)};
-    } else if (memmem(data, len, "-----BEGIN ", 11) != NULL || (uint8_t)data[0] != 0x30) {
-        rc = mtlsp_certs_from_pem(out, data, len, path, err);
-    } else {
-        rc = mtlsp_cert_check_der((const uint8_t *)data, len, path, err);
-        if (MTLS_IS_OK(rc)) {
-            rc = mtlsp_der_list_add(out, (const uint8_t *)data, len, err);
-        }
     }
-    mtlsp_free(data);
+    if (MTLS_IS_OK(rc)) {
+        rc = (uint8_t)r.buf[0] != 0x30 ? stream_pem(out, &r, err) : whole_file(out, &r, err);
+    }
+    reader_close(&r);
     return rc;
 }
 

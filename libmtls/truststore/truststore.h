@@ -1,7 +1,11 @@
 /*
  * truststore/truststore.h - certificate material: DER lists decoded from PEM, base64 and
- * files, and the hash table used for leaf pinning. Uses BoringSSL only for parsing checks
- * and SHA-256; no policy logic.
+ * files, and the hash table used for leaf pinning. Uses BoringSSL only for the CBS reader,
+ * the full X.509 check of CA certificates and SHA-256; no policy logic.
+ *
+ * Every loader below appends to `out` and checks each certificate as `out->check` says
+ * (full X.509 parse, or structural for leaf pins: see MTLS_CERT_CHECK_PIN); errors name
+ * `what` (a JSON path) or the file, plus "PEM block N" and the reason.
  */
 #ifndef MTLS_TRUSTSTORE_H
 #define MTLS_TRUSTSTORE_H
@@ -15,31 +19,101 @@
 #define MTLS_MAX_FILE_BYTES ((size_t)256 << 20) /* one PEM/cert file */
 #define MTLS_MAX_CERT_BYTES ((size_t)64 << 10)  /* one certificate */
 
+/* How a loader checks each certificate it appends to a der_list (der_list.check).
+ * - MTLS_CERT_CHECK_FULL (the default of a zeroed list): BoringSSL parses it as X.509
+ *   (d2i_X509). For CA certificates (trusted_ca_certs*, `ca` providers), which are parsed
+ *   again anyway when the ctx is compiled.
+ * - MTLS_CERT_CHECK_PIN: a structural DER walk only (mtlsp_cert_check_structure), for leaf
+ *   pins (Caddy's leaf verifier, trusted_leaf_certs). A pin is only ever compared byte for
+ *   byte with a client certificate, which the handshake parses anyway: a pin that is not a
+ *   certificate can never equal one, so it cannot admit anybody. What is lost is a precise
+ *   load error for a corrupt pin that is still DER-shaped (Caddy's loaders run
+ *   x509.ParseCertificate on every pin and refuse such a file); what is won is the cost of
+ *   a full X.509 parse per pin, half of the load time of a million pins. */
+enum cert_check { MTLS_CERT_CHECK_FULL = 0, MTLS_CERT_CHECK_PIN = 1 };
+
 struct der {
-    uint8_t *data; /* owned */
+    const uint8_t *data; /* borrowed from the arena of the der_list holding it */
     size_t len;
 };
 
+/* struct der_chunk: one block of a der_list's arena (private to der_list.c). */
+struct der_chunk;
+
+/* A list of DER certificates. The bytes of every item live in the list's own arena, a chain
+ * of blocks that never move once allocated (so items[i].data stays valid while more items
+ * are appended), filled in order and freed all at once by mtlsp_der_list_free; items[i]
+ * only points into it. One allocation per block (4 KiB growing to 8 MiB), not per
+ * certificate. A zeroed struct is an empty list that checks fully (MTLS_CERT_CHECK_FULL);
+ * set `check` before loading pins into it. Not thread-safe while being filled; read-only
+ * afterwards. */
 struct der_list {
-    struct der *items; /* owned */
+    struct der *items; /* owned array; the bytes are in `arena` */
     size_t num;
     size_t cap;
+    struct der_chunk *arena; /* owned: newest block first */
+    enum cert_check check;
 };
 
-/* Appends a copy of `data` (which must already be a parsed-OK certificate). */
+/* mtlsp_der_list_add appends a copy of `data` (the caller has checked it) to `l`'s arena. */
 MTLS_RESULT mtlsp_der_list_add(struct der_list *l, const uint8_t *data, size_t len,
                                mtls_error *err);
-/* Moves every item of `from` to the end of `to` (from is left empty). */
+/* mtlsp_der_list_reserve: room for one more item of at most `max` bytes, at `*out` in the
+ * arena. The caller writes the item there and appends it with mtlsp_der_list_commit, or
+ * does nothing (the room is reused by the next reservation). Fails only with NOMEM. */
+MTLS_RESULT mtlsp_der_list_reserve(struct der_list *l, size_t max, uint8_t **out,
+                                   mtls_error *err);
+/* mtlsp_der_list_commit appends the first `len` (<= max) bytes of the last reservation. */
+void mtlsp_der_list_commit(struct der_list *l, size_t len);
+/* Moves every item of `from` (and its arena) to the end of `to`; `from` is left empty. */
 MTLS_RESULT mtlsp_der_list_move(struct der_list *to, struct der_list *from, mtls_error *err);
+/* Frees the items and the arena; `l` is left an empty list (its `check` kept). */
 void mtlsp_der_list_free(struct der_list *l);
+/* mtlsp_advise_huge: a hint that [p, p + n) (its 2 MiB-aligned part) be backed by
+ * transparent huge pages: fewer page faults when a big allocation is first written. */
+void mtlsp_advise_huge(void *p, size_t n);
 
 /* mtlsp_cert_check_der fails with MTLS_ERR_DER_INVALID (message naming `what`) unless the
  * bytes are one complete DER X.509 certificate that BoringSSL parses. */
 MTLS_RESULT mtlsp_cert_check_der(const uint8_t *data, size_t len, const char *what,
                                  mtls_error *err);
 
-/* mtlsp_cert_from_base64 decodes standard base64 (Caddy's `trusted_ca_certs` entries) into
- * DER, checks it, and appends it to `out`. `what` names the JSON path in errors
+/* mtlsp_cert_check_structure fails with MTLS_ERR_DER_INVALID, the message naming `what` and
+ * the first thing wrong, unless the bytes are shaped like a DER X.509 certificate:
+ * 1 to MTLS_MAX_CERT_BYTES bytes holding exactly one SEQUENCE of a SEQUENCE
+ * (TBSCertificate), a SEQUENCE (signatureAlgorithm) and a BIT STRING (signatureValue), with
+ * DER lengths and nothing after either. The contents are not parsed: see
+ * MTLS_CERT_CHECK_PIN for why that is enough for leaf pins. */
+MTLS_RESULT mtlsp_cert_check_structure(const uint8_t *data, size_t len, const char *what,
+                                       mtls_error *err);
+
+/* mtlsp_cert_check: mtlsp_cert_check_der or _structure as `check` says. Errors name
+ * "`what`: PEM block `block`" when `block` > 0, else `what`. */
+MTLS_RESULT mtlsp_cert_check(enum cert_check check, const uint8_t *data, size_t len,
+                             const char *what, size_t block, mtls_error *err);
+
+/* Base64 (base64.c, no TLS library): mtlsp_base64_decode decodes the `n` characters at `s`
+ * into `out` (at most `cap` bytes; n / 4 * 3 is always enough) and returns MTLS_B64_OK with
+ * the byte count in `*out_len`, or another MTLS_B64_* value with the offset of the
+ * offending character (n for a length error) in `*out_len`. Rules: those of Go's
+ * base64.StdEncoding: CR and LF skipped anywhere, with `pem` non-zero spaces and tabs too
+ * (Go's encoding/pem strips them from block bodies); the rest must be a non-empty multiple
+ * of 4 characters of the standard alphabet, '=' only as the last one or two; bits after
+ * the last byte are ignored. mtlsp_base64_reason returns a static text for a code. */
+enum {
+    MTLS_B64_OK = 0,
+    MTLS_B64_BAD_CHAR,
+    MTLS_B64_BAD_LENGTH,
+    MTLS_B64_BAD_PADDING,
+    MTLS_B64_TOO_LONG /* more than `cap` bytes */
+};
+int mtlsp_base64_decode(uint8_t *out, size_t cap, size_t *out_len, const char *s, size_t n,
+                        int pem);
+const char *mtlsp_base64_reason(int code);
+
+/* mtlsp_cert_from_base64 decodes standard base64 (Caddy's `trusted_ca_certs` and
+ * `trusted_leaf_certs` entries; CR and LF skipped) straight into `out`'s arena, checks it
+ * and appends it. `what` names the JSON path in errors
  * (MTLS_ERR_BASE64_INVALID, MTLS_ERR_DER_INVALID). */
 MTLS_RESULT mtlsp_cert_from_base64(struct der_list *out, const char *b64, size_t len,
                                    const char *what, mtls_error *err);
@@ -47,9 +121,22 @@ MTLS_RESULT mtlsp_cert_from_base64(struct der_list *out, const char *b64, size_t
 /* mtlsp_certs_from_pem appends every CERTIFICATE block of `text` to `out`. Every PEM block
  * must be a CERTIFICATE (else MTLS_ERR_PEM_WRONG_TYPE naming the block type and `what`), at
  * least one must be present (else MTLS_ERR_PEM_NO_CERTIFICATE), bodies must be valid
- * base64 DER certificates. */
+ * base64 (spaces, tabs, CR, LF skipped, as Go's encoding/pem does; MTLS_ERR_BASE64_INVALID)
+ * of one certificate (MTLS_ERR_DER_INVALID), decoded straight into `out`'s arena. */
 MTLS_RESULT mtlsp_certs_from_pem(struct der_list *out, const char *text, size_t len,
                                  const char *what, mtls_error *err);
+
+/* mtlsp_pem_scan: the PEM parser of mtlsp_certs_from_pem, for text that arrives in pieces
+ * (files are streamed through a small buffer: reading a 90 MB pin file whole costs more in
+ * page faults than decoding it). Appends the complete blocks of `text` to `out`, numbering
+ * them from `*index` + 1 (updated), and sets `*out_used` to how much of `text` was
+ * consumed. With `final` 0 it stops, without an error, at a block that is not complete
+ * (it may be cut by the end of the piece): the caller passes the text from `*out_used` on
+ * again with more appended. With `final` 1 the text is all there is: a broken block is an
+ * error and `*out_used` is `len`. Finding no block at all is not an error here. */
+MTLS_RESULT mtlsp_pem_scan(struct der_list *out, size_t *index, size_t *out_used,
+                           const char *text, size_t len, int final, const char *what,
+                           mtls_error *err);
 
 /* mtlsp_read_file reads a whole file (at most `max` bytes) into an owned buffer with a
  * trailing NUL. Errors name `path` and strerror(errno): MTLS_ERR_FILE_OPEN, _FILE_READ,
@@ -76,7 +163,8 @@ MTLS_RESULT mtlsp_certs_from_folder(struct der_list *out, const char *dir, mtls_
 /* Leaf pin set: constant-time lookup of a leaf DER by SHA-256. Immutable once built.
  * mtlsp_pinset_new BORROWS `certs`: the pinset stores only hash bits and indexes into it,
  * so `certs` must stay alive and unmodified until mtlsp_pinset_free. About 16 bytes per
- * pin besides the DER itself; duplicates are counted once. */
+ * pin besides the DER itself; duplicates are counted once. It also keeps a digest of the
+ * whole list (mtlsp_pinset_digest). */
 struct pinset;
 MTLS_RESULT mtlsp_pinset_new(struct pinset **out, const struct der_list *certs,
                              mtls_error *err);
@@ -84,6 +172,11 @@ void mtlsp_pinset_free(struct pinset *p);
 /* Returns 1 if the exact bytes `der` are in the set, else 0. Thread-safe. */
 int mtlsp_pinset_contains(const struct pinset *p, const uint8_t *der, size_t len);
 size_t mtlsp_pinset_size(const struct pinset *p);
+/* mtlsp_pinset_digest: SHA-256 over the count and the SHA-256 of every item of `certs`, in
+ * list order, duplicates included (computed by mtlsp_pinset_new from the hashes it needs
+ * anyway): it changes whenever any pin, their order or their number changes. For the
+ * session-ID context. */
+void mtlsp_pinset_digest(const struct pinset *p, uint8_t out[32]);
 /* mtlsp_pinset_contains_hash: the same with the leaf's SHA-256 already computed. */
 int mtlsp_pinset_contains_hash(const struct pinset *p, const uint8_t sha256[32],
                                const uint8_t *der, size_t len);

@@ -14,12 +14,13 @@
  * - then every leaf verifier: the leaf must be in each pin set (also when no certificate
  *   was sent, as Caddy's verifyPeerCertificate runs with an empty list).
  */
+#include <limits.h>
 #include <string.h>
 
-#include <openssl/bytestring.h>
+#include "../core/der.h"
 #include <openssl/err.h>
-#include <openssl/mem.h>
-#include <openssl/nid.h>
+#include <openssl/crypto.h>
+#include <openssl/obj_mac.h>
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -79,7 +80,7 @@ static struct verdict x509_failure(X509_STORE_CTX *sctx, STACK_OF(X509) *present
     int e = X509_STORE_CTX_get_error(sctx);
     X509 *bad = X509_STORE_CTX_get_current_cert(sctx);
     int depth = -1;
-    for (size_t i = 0; bad != NULL && i < sk_X509_num(presented); i++) {
+    for (size_t i = 0; bad != NULL && i < (size_t)sk_X509_num(presented); i++) {
         if (X509_cmp(bad, sk_X509_value(presented, i)) == 0) {
             depth = (int)i;
             break;
@@ -112,9 +113,9 @@ static void first_path(struct verdict *out, STACK_OF(X509) **out_path, X509 **ou
 /* Chain verification of `presented` (leaf first; `certs` are their buffers) against `store`
  * at `at`. On failure *out_bad is the failing certificate (a new reference, may be NULL); on
  * success `out_chain` receives the path built, leaf to anchor. */
-static MTLS_RESULT verify_chain(struct verdict *out, X509 **out_bad, struct peer_chain *out_chain,
+static MTLS_RESULT verify_chain(struct verdict *out, X509 **out_bad, struct blob_list *out_chain,
                                 const struct compiled_policy *cp, STACK_OF(X509) *presented,
-                                CRYPTO_BUFFER *const *certs, const struct verify_opts *o,
+                                struct mtlsp_blob *const *certs, const struct verify_opts *o,
                                 mtls_error *err)
 {
     mtls_result rc = MTLS_RESULT_OK;
@@ -124,7 +125,7 @@ static MTLS_RESULT verify_chain(struct verdict *out, X509 **out_bad, struct peer
     if (sctx == NULL || untrusted == NULL) {
         SET_OUT(MTLS_ERR_NOMEM, NULL);
     }
-    for (size_t i = 1; i < sk_X509_num(presented); i++) {
+    for (size_t i = 1; i < (size_t)sk_X509_num(presented); i++) {
         if (!sk_X509_push(untrusted, sk_X509_value(presented, i))) {
             SET_OUT(MTLS_ERR_NOMEM, NULL);
         }
@@ -168,13 +169,13 @@ static int key_type_supported(X509 *leaf)
     return type == EVP_PKEY_RSA || type == EVP_PKEY_EC || type == EVP_PKEY_ED25519;
 }
 
-static int leaf_pinned(const struct compiled_policy *cp, CRYPTO_BUFFER *leaf)
+static int leaf_pinned(const struct compiled_policy *cp, struct mtlsp_blob *leaf)
 {
     if (cp->num_pins == 0) {
         return 1; /* no leaf verifier: skip the hash */
     }
-    const uint8_t *der = CRYPTO_BUFFER_data(leaf);
-    size_t len = CRYPTO_BUFFER_len(leaf);
+    const uint8_t *der = mtlsp_blob_data(leaf);
+    size_t len = mtlsp_blob_len(leaf);
     uint8_t digest[SHA256_DIGEST_LENGTH];
     SHA256(der, len, digest);
     for (size_t i = 0; i < cp->num_pins; i++) {
@@ -214,11 +215,11 @@ static struct verdict judge_empty(const struct mtls_ctx *ctx, size_t index)
  * handshake parses every certificate the client sends and fails on the first it refuses,
  * whatever the mode. 1 when it does or when *rc holds NOMEM (the caller propagates it).
  * `out_leaf` (may be NULL) keeps the reading for the peer's placeholders. */
-static int go_reads(CRYPTO_BUFFER *cert, struct mtlsp_leaf **out_leaf, mtls_result *rc)
+static int go_reads(struct mtlsp_blob *cert, struct mtlsp_leaf **out_leaf, mtls_result *rc)
 {
     mtls_error scratch = {0};
-    const uint8_t *der = CRYPTO_BUFFER_data(cert);
-    size_t len = CRYPTO_BUFFER_len(cert);
+    const uint8_t *der = mtlsp_blob_data(cert);
+    size_t len = mtlsp_blob_len(cert);
     *rc = out_leaf != NULL ? mtlsp_leaf_parse(out_leaf, der, len, &scratch)
                            : mtlsp_identity_check(der, len, &scratch);
     if (MTLS_IS_OK(*rc) || rc->code == MTLS_ERR_NOMEM) {
@@ -230,10 +231,17 @@ static int go_reads(CRYPTO_BUFFER *cert, struct mtlsp_leaf **out_leaf, mtls_resu
 
 /* The X509 form of certs[i]: a new reference to parsed[i] when the TLS library already
  * parsed the chain (a handshake), else parsed now. NULL when BoringSSL refuses it. */
-static X509 *x509_of(CRYPTO_BUFFER *const *certs, STACK_OF(X509) *parsed, size_t i)
+static X509 *x509_of(struct mtlsp_blob *const *certs, STACK_OF(X509) *parsed, size_t i)
 {
     if (parsed == NULL) {
-        return X509_parse_from_buffer(certs[i]);
+        const uint8_t *der = mtlsp_blob_data(certs[i]);
+        const uint8_t *end = der + mtlsp_blob_len(certs[i]);
+        X509 *x = end - der <= LONG_MAX ? d2i_X509(NULL, &der, (long)(end - der)) : NULL;
+        if (x != NULL && der != end) { /* trailing bytes: not one certificate */
+            X509_free(x);
+            x = NULL;
+        }
+        return x;
     }
     X509 *x = sk_X509_value(parsed, i);
     X509_up_ref(x);
@@ -241,7 +249,7 @@ static X509 *x509_of(CRYPTO_BUFFER *const *certs, STACK_OF(X509) *parsed, size_t
 }
 
 static MTLS_RESULT parse_all(STACK_OF(X509) *out, struct verdict *v, struct mtlsp_leaf **out_leaf,
-                             CRYPTO_BUFFER *const *certs, STACK_OF(X509) *parsed, size_t num,
+                             struct mtlsp_blob *const *certs, STACK_OF(X509) *parsed, size_t num,
                              mtls_error *err)
 {
     mtls_result rc = MTLS_RESULT_OK;
@@ -271,9 +279,9 @@ static MTLS_RESULT parse_all(STACK_OF(X509) *out, struct verdict *v, struct mtls
 /* Reaches the verdict; *out_bad receives a reference to the certificate at fault,
  * `out_chain` the verified path (when a chain was verified) and *out_leaf the leaf as Go
  * reads it (when it does: the placeholders need not read it again). */
-static MTLS_RESULT decide(struct verdict *v, X509 **out_bad, struct peer_chain *out_chain,
+static MTLS_RESULT decide(struct verdict *v, X509 **out_bad, struct blob_list *out_chain,
                           struct mtlsp_leaf **out_leaf, const struct mtls_ctx *ctx, size_t index,
-                          CRYPTO_BUFFER *const *certs, STACK_OF(X509) *parsed, size_t num,
+                          struct mtlsp_blob *const *certs, STACK_OF(X509) *parsed, size_t num,
                           int64_t at, mtls_error *err)
 {
     const struct compiled_policy *cp = &ctx->compiled[index];
@@ -313,7 +321,7 @@ out:
     return rc;
 }
 
-static MTLS_RESULT fill_peer(struct mtls_peer *p, CRYPTO_BUFFER *const *certs, size_t num,
+static MTLS_RESULT fill_peer(struct mtls_peer *p, struct mtlsp_blob *const *certs, size_t num,
                              mtls_error *err)
 {
     if (num == 0) {
@@ -322,7 +330,7 @@ static MTLS_RESULT fill_peer(struct mtls_peer *p, CRYPTO_BUFFER *const *certs, s
     p->certs = mtlsp_calloc(num, sizeof(*p->certs));
     ENSURE_MEM(p->certs);
     for (size_t i = 0; i < num; i++) {
-        CRYPTO_BUFFER_up_ref(certs[i]);
+        mtlsp_blob_up_ref(certs[i]);
         p->certs[i] = certs[i];
     }
     p->num_certs = num;
@@ -330,20 +338,20 @@ static MTLS_RESULT fill_peer(struct mtls_peer *p, CRYPTO_BUFFER *const *certs, s
 }
 
 MTLS_RESULT mtlsp_judge(struct mtls_peer **out, const struct mtls_ctx *ctx, size_t index,
-                        CRYPTO_BUFFER *const *certs, STACK_OF(X509) *parsed, size_t num_certs,
+                        struct mtlsp_blob *const *certs, STACK_OF(X509) *parsed, size_t num_certs,
                         int64_t at_unix, mtls_error *err)
 {
     mtls_result rc = MTLS_RESULT_OK;
     struct verdict v;
     X509 *bad = NULL;
-    struct peer_chain chain = {0};
+    struct blob_list chain = {0};
     struct mtls_peer *p = mtlsp_peer_new();
     ENSURE_MEM(p);
     p->policy_index = index;
     p->mode = ctx->set->policies[index].auth.mode;
     GUARD_OUT(fill_peer(p, certs, num_certs, err));
     /* p->certs hold the same buffers as `certs`: the leaf's slices stay valid with p. */
-        if (parsed != NULL && sk_X509_num(parsed) != num_certs) {
+        if (parsed != NULL && (size_t)sk_X509_num(parsed) != num_certs) {
         parsed = NULL; /* not the same chain: parse it here */
     }
     GUARD_OUT(decide(&v, &bad, &chain, &p->leaf, ctx, index, certs, parsed, num_certs, at_unix,
@@ -358,13 +366,13 @@ MTLS_RESULT mtlsp_judge(struct mtls_peer **out, const struct mtls_ctx *ctx, size
     bad = NULL;
     if (p->verified) {
         p->chain = chain; /* only a verified path is shown (mtls_peer_chain_cert) */
-        chain = (struct peer_chain){0};
+        chain = (struct blob_list){0};
     }
     *out = p;
     p = NULL;
 out:
     X509_free(bad);
-    mtlsp_chain_free(&chain);
+    mtlsp_blob_list_free(&chain);
     mtls_peer_free(p);
     return rc;
 }

@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include <openssl/err.h>
-#include <openssl/mem.h>
+#include <openssl/crypto.h>
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
@@ -29,7 +29,6 @@ static MTLS_RESULT add_anchor(struct compiled_policy *cp, const struct der *d, m
     mtls_result rc = MTLS_RESULT_OK;
     const uint8_t *p = d->data;
     X509 *x = d2i_X509(NULL, &p, (long)d->len);
-    CRYPTO_BUFFER *name = NULL;
     ENSURE_MSG(x != NULL, MTLS_ERR_DER_INVALID, "trusted CA certificate does not parse");
     if (!X509_STORE_add_cert(cp->store, x)) {
         /* A duplicate anchor is harmless; anything else is not. */
@@ -48,14 +47,13 @@ static MTLS_RESULT add_anchor(struct compiled_policy *cp, const struct der *d, m
     if (name_len <= 0) {
         SET_OUT(MTLS_ERR_NOMEM, NULL);
     }
-    name = CRYPTO_BUFFER_new(name_der, (size_t)name_len, NULL);
+    struct mtlsp_blob *name = mtlsp_blob_new(name_der, (size_t)name_len);
     OPENSSL_free(name_der);
-    if (name == NULL || !sk_CRYPTO_BUFFER_push(cp->ca_names, name)) {
+    if (name == NULL) {
         SET_OUT(MTLS_ERR_NOMEM, NULL);
     }
-    name = NULL;
+    rc = mtlsp_blob_list_push(&cp->ca_names, name, err);
 out:
-    CRYPTO_BUFFER_free(name);
     X509_free(x);
     return rc;
 }
@@ -85,7 +83,8 @@ static void hash_cidrs(SHA256_CTX *h, const struct cidr *c, size_t n)
 }
 
 /* The session-ID context binds resumption to everything that decides who gets in, and to
- * this ctx's generation (DESIGN.md §6): a reload never resumes an older session. */
+ * this ctx's generation (DESIGN.md §6): a reload never resumes an older session. Runs after
+ * the pin sets are built (cp->pins). */
 static void compute_sid_ctx(struct compiled_policy *cp, const struct conn_policy *pol,
                             size_t index, uint64_t generation)
 {
@@ -99,13 +98,14 @@ static void compute_sid_ctx(struct compiled_policy *cp, const struct conn_policy
     for (size_t i = 0; i < pol->auth.anchors.num; i++) {
         hash_bytes(&h, pol->auth.anchors.items[i].data, pol->auth.anchors.items[i].len);
     }
+    /* Pins: each pin set's digest of its pins' SHA-256 (made while building the set), not
+     * their DER again: a million pins would cost another ~0.4 s here. */
     hash_u64(&h, pol->auth.num_leaf_lists);
     for (size_t l = 0; l < pol->auth.num_leaf_lists; l++) {
-        const struct der_list *dl = &pol->auth.leaf_lists[l];
-        hash_u64(&h, dl->num);
-        for (size_t i = 0; i < dl->num; i++) {
-            hash_bytes(&h, dl->items[i].data, dl->items[i].len);
-        }
+        uint8_t digest[SHA256_DIGEST_LENGTH];
+        mtlsp_pinset_digest(cp->pins[l], digest);
+        hash_u64(&h, pol->auth.leaf_lists[l].num);
+        hash_bytes(&h, digest, sizeof(digest));
     }
     hash_u64(&h, pol->match.num_sni);
     for (size_t i = 0; i < pol->match.num_sni; i++) {
@@ -127,12 +127,11 @@ static void compute_sid_ctx(struct compiled_policy *cp, const struct conn_policy
 static void drop_oversized_ca_names(struct compiled_policy *cp)
 {
     size_t total = 0;
-    for (size_t i = 0; i < sk_CRYPTO_BUFFER_num(cp->ca_names); i++) {
-        total += 2 + CRYPTO_BUFFER_len(sk_CRYPTO_BUFFER_value(cp->ca_names, i));
+    for (size_t i = 0; i < cp->ca_names.num; i++) {
+        total += 2 + mtlsp_blob_len(cp->ca_names.items[i]);
     }
     if (total > MAX_CA_NAMES_BYTES) {
-        sk_CRYPTO_BUFFER_pop_free(cp->ca_names, CRYPTO_BUFFER_free);
-        cp->ca_names = NULL;
+        mtlsp_blob_list_free(&cp->ca_names);
     }
 }
 
@@ -142,9 +141,8 @@ static MTLS_RESULT compile_policy(struct compiled_policy *cp, const struct conn_
     const struct der_list *anchors = &pol->auth.anchors;
     if (anchors->num > 0) {
         cp->store = X509_STORE_new();
-        cp->ca_names = sk_CRYPTO_BUFFER_new_null();
         cp->anchors = sk_X509_new_null();
-        ENSURE(cp->store != NULL && cp->ca_names != NULL && cp->anchors != NULL, MTLS_ERR_NOMEM);
+        ENSURE(cp->store != NULL && cp->anchors != NULL, MTLS_ERR_NOMEM);
         for (size_t i = 0; i < anchors->num; i++) {
             GUARD(add_anchor(cp, &anchors->items[i], err));
         }
@@ -166,7 +164,7 @@ static void compiled_free(struct compiled_policy *cp)
 {
     X509_STORE_free(cp->store);
     sk_X509_pop_free(cp->anchors, X509_free);
-    sk_CRYPTO_BUFFER_pop_free(cp->ca_names, CRYPTO_BUFFER_free);
+    mtlsp_blob_list_free(&cp->ca_names);
     for (size_t i = 0; i < cp->num_pins; i++) {
         mtlsp_pinset_free(cp->pins[i]);
     }
@@ -349,12 +347,12 @@ static MTLS_RESULT verify_der(struct mtls_peer **out, const struct mtls_ctx *ctx
                "mtls_verify_der: policy index %zu out of range (%zu policies)", index,
                ctx->set->num);
     size_t n = num > MTLS_MAX_PEER_CERTS ? MTLS_MAX_PEER_CERTS + 1 : num;
-    CRYPTO_BUFFER *bufs[MTLS_MAX_PEER_CERTS + 1] = {0};
+    struct mtlsp_blob *bufs[MTLS_MAX_PEER_CERTS + 1] = {0};
     for (size_t i = 0; i < n; i++) {
         if (certs[i] == NULL && lens[i] != 0) {
             SET_OUT(MTLS_ERR_INVALID_ARGUMENT, "mtls_verify_der: certs[%zu] is NULL", i);
         }
-        bufs[i] = CRYPTO_BUFFER_new(certs[i] ? certs[i] : (const uint8_t *)"", lens[i], NULL);
+        bufs[i] = mtlsp_blob_new(certs[i] ? certs[i] : (const uint8_t *)"", lens[i]);
         if (bufs[i] == NULL) {
             SET_OUT(MTLS_ERR_NOMEM, NULL);
         }
@@ -363,7 +361,7 @@ static MTLS_RESULT verify_der(struct mtls_peer **out, const struct mtls_ctx *ctx
                           err));
 out:
     for (size_t i = 0; i < n; i++) {
-        CRYPTO_BUFFER_free(bufs[i]);
+        mtlsp_blob_free(bufs[i]);
     }
     return rc;
 }

@@ -10,25 +10,25 @@
  */
 #include <string.h>
 
-#include <openssl/bytestring.h>
-#include <openssl/nid.h>
-#include <openssl/obj.h>
+#include "../core/der.h"
+#include <openssl/obj_mac.h>
+#include <openssl/objects.h>
 #include <openssl/x509.h>
 
 #include "paths.h"
 
-#define CTX(n) (CBS_ASN1_CONTEXT_SPECIFIC | (n))
-#define CTX_CONS(n) (CBS_ASN1_CONTEXT_SPECIFIC | CBS_ASN1_CONSTRUCTED | (n))
+#define CTX(n) (MTLSP_ASN1_CONTEXT_SPECIFIC | (n))
+#define CTX_CONS(n) (MTLSP_ASN1_CONTEXT_SPECIFIC | MTLSP_ASN1_CONSTRUCTED | (n))
 
 /* cryptobyte's ReadASN1ObjectIdentifier: non-empty, minimal base-128 arcs. */
-static int read_oid(CBS *in)
+static int read_oid(mtlsp_cbs *in)
 {
-    CBS oid;
-    if (!CBS_get_asn1(in, &oid, CBS_ASN1_OBJECT) || CBS_len(&oid) == 0) {
+    mtlsp_cbs oid;
+    if (!mtlsp_cbs_get_asn1(in, &oid, MTLSP_ASN1_OBJECT) || mtlsp_cbs_len(&oid) == 0) {
         return 0;
     }
-    const uint8_t *p = CBS_data(&oid);
-    size_t n = CBS_len(&oid);
+    const uint8_t *p = mtlsp_cbs_data(&oid);
+    size_t n = mtlsp_cbs_len(&oid);
     int start = 1;
     for (size_t i = 0; i < n; i++) {
         if (start && p[i] == 0x80) {
@@ -40,18 +40,18 @@ static int read_oid(CBS *in)
 }
 
 /* AuthorityInfoAccessSyntax as Go reads it. */
-static int aia_ok(CBS v)
+static int aia_ok(mtlsp_cbs v)
 {
-    CBS seq;
-    if (!CBS_get_asn1(&v, &seq, CBS_ASN1_SEQUENCE)) {
+    mtlsp_cbs seq;
+    if (!mtlsp_cbs_get_asn1(&v, &seq, MTLSP_ASN1_SEQUENCE)) {
         return 0;
     }
-    while (CBS_len(&seq) > 0) {
-        CBS desc, uri;
-        if (!CBS_get_asn1(&seq, &desc, CBS_ASN1_SEQUENCE) || !read_oid(&desc)) {
+    while (mtlsp_cbs_len(&seq) > 0) {
+        mtlsp_cbs desc, uri;
+        if (!mtlsp_cbs_get_asn1(&seq, &desc, MTLSP_ASN1_SEQUENCE) || !read_oid(&desc)) {
             return 0;
         }
-        if (CBS_peek_asn1_tag(&desc, CTX(6)) && !CBS_get_asn1(&desc, &uri, CTX(6))) {
+        if (mtlsp_cbs_peek_asn1_tag(&desc, CTX(6)) && !mtlsp_cbs_get_asn1(&desc, &uri, CTX(6))) {
             return 0;
         }
     }
@@ -59,27 +59,27 @@ static int aia_ok(CBS v)
 }
 
 /* CRLDistributionPoints as Go reads it (only fullName URIs are looked at). */
-static int crldp_ok(CBS v)
+static int crldp_ok(mtlsp_cbs v)
 {
-    CBS seq;
-    if (!CBS_get_asn1(&v, &seq, CBS_ASN1_SEQUENCE)) {
+    mtlsp_cbs seq;
+    if (!mtlsp_cbs_get_asn1(&v, &seq, MTLSP_ASN1_SEQUENCE)) {
         return 0;
     }
-    while (CBS_len(&seq) > 0) {
-        CBS dp, name, full, uri;
+    while (mtlsp_cbs_len(&seq) > 0) {
+        mtlsp_cbs dp, name, full, uri;
         int present;
-        if (!CBS_get_asn1(&seq, &dp, CBS_ASN1_SEQUENCE) ||
-            !CBS_get_optional_asn1(&dp, &name, &present, CTX_CONS(0))) {
+        if (!mtlsp_cbs_get_asn1(&seq, &dp, MTLSP_ASN1_SEQUENCE) ||
+            !mtlsp_cbs_get_optional_asn1(&dp, &name, &present, CTX_CONS(0))) {
             return 0;
         }
         if (!present) {
             continue;
         }
-        if (!CBS_get_asn1(&name, &full, CTX_CONS(0))) {
+        if (!mtlsp_cbs_get_asn1(&name, &full, CTX_CONS(0))) {
             return 0;
         }
-        while (CBS_len(&full) > 0 && CBS_peek_asn1_tag(&full, CTX(6))) {
-            if (!CBS_get_asn1(&full, &uri, CTX(6))) {
+        while (mtlsp_cbs_len(&full) > 0 && mtlsp_cbs_peek_asn1_tag(&full, CTX(6))) {
+            if (!mtlsp_cbs_get_asn1(&full, &uri, CTX(6))) {
                 return 0;
             }
         }
@@ -87,26 +87,26 @@ static int crldp_ok(CBS v)
     return 1;
 }
 
-static int akid_ok(CBS v)
+static int akid_ok(mtlsp_cbs v)
 {
-    CBS akid, keyid;
-    if (!CBS_get_asn1(&v, &akid, CBS_ASN1_SEQUENCE)) {
+    mtlsp_cbs akid, keyid;
+    if (!mtlsp_cbs_get_asn1(&v, &akid, MTLSP_ASN1_SEQUENCE)) {
         return 0;
     }
-    return !CBS_peek_asn1_tag(&akid, CTX(0)) || CBS_get_asn1(&akid, &keyid, CTX(0));
+    return !mtlsp_cbs_peek_asn1_tag(&akid, CTX(0)) || mtlsp_cbs_get_asn1(&akid, &keyid, CTX(0));
 }
 
-static int skid_ok(CBS v)
+static int skid_ok(mtlsp_cbs v)
 {
-    CBS skid;
-    return CBS_get_asn1(&v, &skid, CBS_ASN1_OCTETSTRING);
+    mtlsp_cbs skid;
+    return mtlsp_cbs_get_asn1(&v, &skid, MTLSP_ASN1_OCTETSTRING);
 }
 
 static int ext_ok(X509_EXTENSION *ext)
 {
     const ASN1_OCTET_STRING *data = X509_EXTENSION_get_data(ext);
-    CBS v;
-    CBS_init(&v, ASN1_STRING_get0_data(data), (size_t)ASN1_STRING_length(data));
+    mtlsp_cbs v;
+    mtlsp_cbs_init(&v, ASN1_STRING_get0_data(data), (size_t)ASN1_STRING_length(data));
     switch (OBJ_obj2nid(X509_EXTENSION_get_object(ext))) {
     case NID_info_access:
         return aia_ok(v);

@@ -14,9 +14,12 @@
  */
 #include <string.h>
 
-#include <openssl/nid.h>
-#include <openssl/obj.h>
+#include <openssl/obj_mac.h>
+#include <openssl/objects.h>
 #include <openssl/x509.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/x509v3.h>
 
 #include "paths.h"
@@ -37,6 +40,32 @@ int mtlsp_go_weak_signature(const X509 *x)
     default:
         return 0;
     }
+}
+
+/* Go checks signatures only with RSA, ECDSA on the curves it parses (P-224, P-256, P-384,
+ * P-521) and Ed25519 keys; OpenSSL also checks DSA and other curves (BoringSSL does not). */
+static int go_checks_signatures_of(X509 *issuer)
+{
+    EVP_PKEY *key = X509_get_pubkey(issuer);
+    int ok = 0;
+    switch (key != NULL ? EVP_PKEY_id(key) : EVP_PKEY_NONE) {
+    case EVP_PKEY_RSA:
+    case EVP_PKEY_ED25519:
+        ok = 1;
+        break;
+    case EVP_PKEY_EC: {
+        const EC_KEY *ec = EVP_PKEY_get0_EC_KEY(key);
+        int curve = ec != NULL ? EC_GROUP_get_curve_name(EC_KEY_get0_group(ec)) : NID_undef;
+        ok = curve == NID_secp224r1 || curve == NID_X9_62_prime256v1 ||
+             curve == NID_secp384r1 || curve == NID_secp521r1;
+        break;
+    }
+    default:
+        break;
+    }
+    EVP_PKEY_free(key);
+    ERR_clear_error();
+    return ok;
 }
 
 int mtlsp_go_can_sign(X509 *issuer)
@@ -196,6 +225,10 @@ static struct verdict link_rules(X509 *const *path, size_t i, size_t n,
     if (i > 0 && !mtlsp_go_can_sign(x)) {
         return (struct verdict){MTLS_ERR_ISSUER_NOT_CA, (int)i,
                                 "issuer lacks CA:TRUE or keyCertSign"};
+    }
+    if (i > 0 && !go_checks_signatures_of(x)) {
+        return (struct verdict){MTLS_ERR_INSECURE_ALGORITHM, (int)i,
+                                "issuer key type that Go cannot check signatures with"};
     }
     if (i > 0 && i + 1 < n && !((flags & EXFLAG_BCONS) && (flags & EXFLAG_CA))) {
         return (struct verdict){MTLS_ERR_ISSUER_NOT_CA, (int)i,

@@ -12,26 +12,26 @@
  */
 #include <string.h>
 
-#include <openssl/bytestring.h>
-#include <openssl/nid.h>
+#include "../core/der.h"
+#include <openssl/obj_mac.h>
 #include <openssl/x509.h>
 
 #include "goname.h"
 #include "paths.h"
 
-#define TAG_EMAIL (CBS_ASN1_CONTEXT_SPECIFIC | 1)
-#define TAG_DNS (CBS_ASN1_CONTEXT_SPECIFIC | 2)
-#define TAG_URI (CBS_ASN1_CONTEXT_SPECIFIC | 6)
-#define TAG_IP (CBS_ASN1_CONTEXT_SPECIFIC | 7)
+#define TAG_EMAIL (MTLSP_ASN1_CONTEXT_SPECIFIC | 1)
+#define TAG_DNS (MTLSP_ASN1_CONTEXT_SPECIFIC | 2)
+#define TAG_URI (MTLSP_ASN1_CONTEXT_SPECIFIC | 6)
+#define TAG_IP (MTLSP_ASN1_CONTEXT_SPECIFIC | 7)
 
 struct name_constraints {
-    CBS permitted; /* GeneralSubtrees contents (may be empty) */
-    CBS excluded;
+    mtlsp_cbs permitted; /* GeneralSubtrees contents (may be empty) */
+    mtlsp_cbs excluded;
     int unhandled; /* a constraint type Go does not handle */
 };
 
 /* The DER value of the only extension `nid` of `x`: 1 present, 0 absent. */
-static int ext_value(X509 *x, int nid, CBS *out, int *critical)
+static int ext_value(X509 *x, int nid, mtlsp_cbs *out, int *critical)
 {
     int idx = X509_get_ext_by_NID(x, nid, -1);
     if (idx < 0) {
@@ -39,16 +39,16 @@ static int ext_value(X509 *x, int nid, CBS *out, int *critical)
     }
     X509_EXTENSION *ext = X509_get_ext(x, idx);
     const ASN1_OCTET_STRING *v = X509_EXTENSION_get_data(ext);
-    CBS_init(out, ASN1_STRING_get0_data(v), (size_t)ASN1_STRING_length(v));
+    mtlsp_cbs_init(out, ASN1_STRING_get0_data(v), (size_t)ASN1_STRING_length(v));
     if (critical != NULL) {
         *critical = X509_EXTENSION_get_critical(ext);
     }
     return 1;
 }
 
-static struct bstr bs(const CBS *c)
+static struct bstr bs(const mtlsp_cbs *c)
 {
-    return (struct bstr){CBS_data(c), CBS_len(c)};
+    return (struct bstr){mtlsp_cbs_data(c), mtlsp_cbs_len(c)};
 }
 
 /* Go's isValidIPMask: ones, then zeros. */
@@ -100,17 +100,17 @@ static int constraint_value_ok(unsigned tag, struct bstr v, int *unhandled)
 }
 
 /* Reads the next GeneralSubtree of `subtrees`: its base name's tag and value. */
-static int next_subtree(CBS *subtrees, unsigned *tag, CBS *value)
+static int next_subtree(mtlsp_cbs *subtrees, unsigned *tag, mtlsp_cbs *value)
 {
-    CBS seq;
-    return CBS_get_asn1(subtrees, &seq, CBS_ASN1_SEQUENCE) && CBS_get_any_asn1(&seq, value, tag);
+    mtlsp_cbs seq;
+    return mtlsp_cbs_get_asn1(subtrees, &seq, MTLSP_ASN1_SEQUENCE) && mtlsp_cbs_get_any_asn1(&seq, value, tag);
 }
 
-static int subtrees_ok(CBS subtrees, int *unhandled)
+static int subtrees_ok(mtlsp_cbs subtrees, int *unhandled)
 {
-    while (CBS_len(&subtrees) > 0) {
+    while (mtlsp_cbs_len(&subtrees) > 0) {
         unsigned tag;
-        CBS value;
+        mtlsp_cbs value;
         if (!next_subtree(&subtrees, &tag, &value) ||
             !constraint_value_ok(tag, bs(&value), unhandled)) {
             return 0;
@@ -120,26 +120,26 @@ static int subtrees_ok(CBS subtrees, int *unhandled)
 }
 
 /* Parses `ext` as Go does; 0 when Go's parser rejects the certificate. */
-static int nc_parse(struct name_constraints *nc, CBS ext)
+static int nc_parse(struct name_constraints *nc, mtlsp_cbs ext)
 {
-    CBS top;
+    mtlsp_cbs top;
     int have_p = 0, have_e = 0;
     memset(nc, 0, sizeof(*nc));
-    if (!CBS_get_asn1(&ext, &top, CBS_ASN1_SEQUENCE) || CBS_len(&ext) != 0 ||
-        !CBS_get_optional_asn1(&top, &nc->permitted, &have_p,
-                               CBS_ASN1_CONTEXT_SPECIFIC | CBS_ASN1_CONSTRUCTED | 0) ||
-        !CBS_get_optional_asn1(&top, &nc->excluded, &have_e,
-                               CBS_ASN1_CONTEXT_SPECIFIC | CBS_ASN1_CONSTRUCTED | 1) ||
-        CBS_len(&top) != 0) {
+    if (!mtlsp_cbs_get_asn1(&ext, &top, MTLSP_ASN1_SEQUENCE) || mtlsp_cbs_len(&ext) != 0 ||
+        !mtlsp_cbs_get_optional_asn1(&top, &nc->permitted, &have_p,
+                               MTLSP_ASN1_CONTEXT_SPECIFIC | MTLSP_ASN1_CONSTRUCTED | 0) ||
+        !mtlsp_cbs_get_optional_asn1(&top, &nc->excluded, &have_e,
+                               MTLSP_ASN1_CONTEXT_SPECIFIC | MTLSP_ASN1_CONSTRUCTED | 1) ||
+        mtlsp_cbs_len(&top) != 0) {
         return 0;
     }
     if (!have_p) {
-        CBS_init(&nc->permitted, NULL, 0);
+        mtlsp_cbs_init(&nc->permitted, NULL, 0);
     }
     if (!have_e) {
-        CBS_init(&nc->excluded, NULL, 0);
+        mtlsp_cbs_init(&nc->excluded, NULL, 0);
     }
-    if (CBS_len(&nc->permitted) == 0 && CBS_len(&nc->excluded) == 0) {
+    if (mtlsp_cbs_len(&nc->permitted) == 0 && mtlsp_cbs_len(&nc->excluded) == 0) {
         return 0; /* "empty name constraints extension" */
     }
     return subtrees_ok(nc->permitted, &nc->unhandled) && subtrees_ok(nc->excluded, &nc->unhandled);
@@ -167,17 +167,17 @@ static int san_entry_ok(unsigned tag, struct bstr v, int *known)
 }
 
 /* Go's forEachSAN + parseSANExtension; *known: some name of a type Go keeps. */
-static int san_parse_ok(CBS ext, int *known)
+static int san_parse_ok(mtlsp_cbs ext, int *known)
 {
-    CBS names;
+    mtlsp_cbs names;
     *known = 0;
-    if (!CBS_get_asn1(&ext, &names, CBS_ASN1_SEQUENCE)) {
+    if (!mtlsp_cbs_get_asn1(&ext, &names, MTLSP_ASN1_SEQUENCE)) {
         return 0;
     }
-    while (CBS_len(&names) > 0) {
-        CBS value;
+    while (mtlsp_cbs_len(&names) > 0) {
+        mtlsp_cbs value;
         unsigned tag;
-        if (!CBS_get_any_asn1(&names, &value, &tag) || !san_entry_ok(tag, bs(&value), known)) {
+        if (!mtlsp_cbs_get_any_asn1(&names, &value, &tag) || !san_entry_ok(tag, bs(&value), known)) {
             return 0;
         }
     }
@@ -186,7 +186,7 @@ static int san_parse_ok(CBS ext, int *known)
 
 int mtlsp_nc_unhandled_critical(X509 *x)
 {
-    CBS ext;
+    mtlsp_cbs ext;
     int critical = 0, known = 0;
     struct name_constraints nc;
     if (ext_value(x, NID_name_constraints, &ext, &critical) && critical && nc_parse(&nc, ext) &&
@@ -200,7 +200,7 @@ int mtlsp_nc_unhandled_critical(X509 *x)
 
 int mtlsp_nc_parse_ok(X509 *x)
 {
-    CBS ext;
+    mtlsp_cbs ext;
     struct name_constraints nc;
     int known;
     if (ext_value(x, NID_name_constraints, &ext, NULL) && !nc_parse(&nc, ext)) {
@@ -240,13 +240,13 @@ static int match_one(unsigned tag, struct bstr name, struct bstr c)
 /* Scans `subtrees` for constraints of type `tag` matching `name`: *out_num counts them,
  * the result is GN_YES if one matches, GN_ERROR if a comparison fails. For excluded
  * subtrees (`excluding`), a wildcard DNS name also matches the names it can stand for. */
-static int scan(CBS subtrees, unsigned tag, struct bstr name, int excluding, size_t *out_num)
+static int scan(mtlsp_cbs subtrees, unsigned tag, struct bstr name, int excluding, size_t *out_num)
 {
     int result = GN_NO;
     *out_num = 0;
-    while (CBS_len(&subtrees) > 0) {
+    while (mtlsp_cbs_len(&subtrees) > 0) {
         unsigned t;
-        CBS value;
+        mtlsp_cbs value;
         if (!next_subtree(&subtrees, &t, &value)) {
             return GN_ERROR;
         }
@@ -325,18 +325,18 @@ static int check_name(const struct name_constraints *nc, unsigned tag, struct bs
 static int check_sans(const struct name_constraints *nc, X509 *x, size_t *count,
                       const char **why)
 {
-    CBS san, names;
+    mtlsp_cbs san, names;
     if (!ext_value(x, NID_subject_alt_name, &san, NULL)) {
         return MTLS_OK;
     }
-    if (!CBS_get_asn1(&san, &names, CBS_ASN1_SEQUENCE)) {
+    if (!mtlsp_cbs_get_asn1(&san, &names, MTLSP_ASN1_SEQUENCE)) {
         *why = "subject alternative names do not parse";
         return MTLS_ERR_NAME_CONSTRAINTS;
     }
-    while (CBS_len(&names) > 0) {
-        CBS value;
+    while (mtlsp_cbs_len(&names) > 0) {
+        mtlsp_cbs value;
         unsigned tag;
-        if (!CBS_get_any_asn1(&names, &value, &tag)) {
+        if (!mtlsp_cbs_get_any_asn1(&names, &value, &tag)) {
             *why = "subject alternative names do not parse";
             return MTLS_ERR_NAME_CONSTRAINTS;
         }
@@ -350,7 +350,7 @@ static int check_sans(const struct name_constraints *nc, X509 *x, size_t *count,
 
 int mtlsp_nc_check(X509 *ca, X509 *leaf, const char **why)
 {
-    CBS ext;
+    mtlsp_cbs ext;
     struct name_constraints nc;
     int critical = 0;
     if (!ext_value(ca, NID_name_constraints, &ext, &critical)) {

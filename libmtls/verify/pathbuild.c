@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include <openssl/err.h>
-#include <openssl/nid.h>
+#include <openssl/obj_mac.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -214,7 +214,7 @@ static void add_node(struct search *s, X509 *x, int is_root)
 
 static int leaf_is_anchor(STACK_OF(X509) *anchors, X509 *leaf)
 {
-    for (size_t i = 0; i < sk_X509_num(anchors); i++) {
+    for (size_t i = 0; i < (size_t)sk_X509_num(anchors); i++) {
         if (X509_cmp(sk_X509_value(anchors, i), leaf) == 0) {
             return 1;
         }

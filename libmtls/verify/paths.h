@@ -10,7 +10,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <openssl/base.h>
 #include <openssl/x509.h>
 
 #include "../core/result.h"

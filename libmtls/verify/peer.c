@@ -5,7 +5,7 @@
 #include <pthread.h>
 #include <string.h>
 
-#include <openssl/mem.h>
+#include <openssl/crypto.h>
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
@@ -54,7 +54,7 @@ MTLS_API void mtls_peer_free(mtls_peer *peer)
         return;
     }
     for (size_t i = 0; i < peer->num_certs; i++) {
-        CRYPTO_BUFFER_free(peer->certs[i]);
+        mtlsp_blob_free(peer->certs[i]);
     }
     mtlsp_free(peer->certs);
     for (size_t i = 0; i < peer->num_cache; i++) {
@@ -65,7 +65,7 @@ MTLS_API void mtls_peer_free(mtls_peer *peer)
     mtlsp_leaf_free(peer->leaf);
     conn_info_free(&peer->conn);
     X509_free(peer->bad);
-    mtlsp_chain_free(&peer->chain);
+    mtlsp_blob_list_free(&peer->chain);
     mtlsp_free(peer->message);
     mtlsp_free(peer);
 }
@@ -111,9 +111,9 @@ MTLS_API const uint8_t *mtls_peer_cert(const mtls_peer *peer, size_t i, size_t *
         return NULL;
     }
     if (out_len != NULL) {
-        *out_len = CRYPTO_BUFFER_len(peer->certs[i]);
+        *out_len = mtlsp_blob_len(peer->certs[i]);
     }
-    return CRYPTO_BUFFER_data(peer->certs[i]);
+    return mtlsp_blob_data(peer->certs[i]);
 }
 
 MTLS_RESULT mtlsp_describe_cert(struct buf *out, const uint8_t *der, size_t len,
@@ -164,8 +164,8 @@ static void message_cert(const struct mtls_peer *p, const uint8_t **out_der, siz
     }
     if (p->num_certs > 0) {
         size_t i = p->depth >= 0 && (size_t)p->depth < p->num_certs ? (size_t)p->depth : 0;
-        *out_der = CRYPTO_BUFFER_data(p->certs[i]);
-        *out_len = CRYPTO_BUFFER_len(p->certs[i]);
+        *out_der = mtlsp_blob_data(p->certs[i]);
+        *out_len = mtlsp_blob_len(p->certs[i]);
     }
 }
 
@@ -310,11 +310,11 @@ static MTLS_RESULT render_client(struct buf *b, int *known, struct mtls_peer *p,
         /* Read the leaf once for all its placeholders; a leaf Go refuses is read (and
          * refused) again on each call, which only a `require` peer can meet. */
         mtls_error scratch = {0};
-        mtls_result rc = mtlsp_leaf_parse(&p->leaf, CRYPTO_BUFFER_data(p->certs[0]),
-                                          CRYPTO_BUFFER_len(p->certs[0]), &scratch);
+        mtls_result rc = mtlsp_leaf_parse(&p->leaf, mtlsp_blob_data(p->certs[0]),
+                                          mtlsp_blob_len(p->certs[0]), &scratch);
         if (!MTLS_IS_OK(rc)) {
-            return mtlsp_identity_render(b, known, CRYPTO_BUFFER_data(p->certs[0]),
-                                         CRYPTO_BUFFER_len(p->certs[0]), key, err);
+            return mtlsp_identity_render(b, known, mtlsp_blob_data(p->certs[0]),
+                                         mtlsp_blob_len(p->certs[0]), key, err);
         }
     }
     return mtlsp_identity_render_leaf(b, known, p->leaf, key, err);

@@ -7,27 +7,43 @@
 #include <string.h>
 
 #include <openssl/err.h>
-#include <openssl/mem.h>
+#include <openssl/crypto.h>
 #include <openssl/x509.h>
 
 #include "../core/mem.h"
 #include "verify.h"
 
-void mtlsp_chain_free(struct peer_chain *c)
+void mtlsp_blob_list_free(struct blob_list *c)
 {
     for (size_t i = 0; i < c->num; i++) {
-        CRYPTO_BUFFER_free(c->items[i]);
+        mtlsp_blob_free(c->items[i]);
     }
     mtlsp_free(c->items);
-    *c = (struct peer_chain){0};
+    *c = (struct blob_list){0};
+}
+
+MTLS_RESULT mtlsp_blob_list_push(struct blob_list *l, struct mtlsp_blob *b, mtls_error *err)
+{
+    if (l->num == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 4;
+        struct mtlsp_blob **items = mtlsp_reallocarray(l->items, cap, sizeof(*items));
+        if (items == NULL) {
+            mtlsp_blob_free(b);
+            BAIL(MTLS_ERR_NOMEM);
+        }
+        l->items = items;
+        l->cap = cap;
+    }
+    l->items[l->num++] = b;
+    return MTLS_RESULT_OK;
 }
 
 /* The buffer of `x`: the client's own when it sent `x`, else a new encoding. */
-static CRYPTO_BUFFER *buffer_of(X509 *x, STACK_OF(X509) *presented, CRYPTO_BUFFER *const *certs)
+static struct mtlsp_blob *buffer_of(X509 *x, STACK_OF(X509) *presented, struct mtlsp_blob *const *certs)
 {
-    for (size_t j = 0; j < sk_X509_num(presented); j++) {
+    for (size_t j = 0; j < (size_t)sk_X509_num(presented); j++) {
         if (sk_X509_value(presented, j) == x) {
-            CRYPTO_BUFFER_up_ref(certs[j]);
+            mtlsp_blob_up_ref(certs[j]);
             return certs[j];
         }
     }
@@ -36,17 +52,17 @@ static CRYPTO_BUFFER *buffer_of(X509 *x, STACK_OF(X509) *presented, CRYPTO_BUFFE
     if (len <= 0) {
         return NULL;
     }
-    CRYPTO_BUFFER *b = CRYPTO_BUFFER_new(der, (size_t)len, NULL);
+    struct mtlsp_blob *b = mtlsp_blob_new(der, (size_t)len);
     OPENSSL_free(der);
     return b;
 }
 
-MTLS_RESULT mtlsp_chain_capture(struct peer_chain *out, STACK_OF(X509) *chain,
-                                STACK_OF(X509) *presented, CRYPTO_BUFFER *const *certs,
+MTLS_RESULT mtlsp_chain_capture(struct blob_list *out, STACK_OF(X509) *chain,
+                                STACK_OF(X509) *presented, struct mtlsp_blob *const *certs,
                                 mtls_error *err)
 {
     size_t n = sk_X509_num(chain);
-    mtlsp_chain_free(out);
+    mtlsp_blob_list_free(out);
     if (n == 0) {
         return MTLS_RESULT_OK;
     }
@@ -55,7 +71,7 @@ MTLS_RESULT mtlsp_chain_capture(struct peer_chain *out, STACK_OF(X509) *chain,
     for (size_t i = 0; i < n; i++) {
         out->items[i] = buffer_of(sk_X509_value(chain, i), presented, certs);
         if (out->items[i] == NULL) {
-            mtlsp_chain_free(out);
+            mtlsp_blob_list_free(out);
             ERR_clear_error();
             BAIL(MTLS_ERR_NOMEM);
         }
@@ -75,9 +91,9 @@ MTLS_API const uint8_t *mtls_peer_chain_cert(const mtls_peer *peer, size_t i, si
         return NULL;
     }
     if (out_len != NULL) {
-        *out_len = CRYPTO_BUFFER_len(peer->chain.items[i]);
+        *out_len = mtlsp_blob_len(peer->chain.items[i]);
     }
-    return CRYPTO_BUFFER_data(peer->chain.items[i]);
+    return mtlsp_blob_data(peer->chain.items[i]);
 }
 
 /* Index of the presented certificate whose bytes equal `x`, or -1. */
@@ -87,8 +103,8 @@ static int presented_index(const struct mtls_peer *p, X509 *x)
     int len = i2d_X509(x, &der);
     int found = -1;
     for (size_t i = 0; len > 0 && i < p->num_certs && found < 0; i++) {
-        if (CRYPTO_BUFFER_len(p->certs[i]) == (size_t)len &&
-            memcmp(CRYPTO_BUFFER_data(p->certs[i]), der, (size_t)len) == 0) {
+        if (mtlsp_blob_len(p->certs[i]) == (size_t)len &&
+            memcmp(mtlsp_blob_data(p->certs[i]), der, (size_t)len) == 0) {
             found = (int)i;
         }
     }

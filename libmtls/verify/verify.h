@@ -9,10 +9,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <openssl/base.h>
-#include <openssl/pool.h>
 #include <openssl/x509.h>
 
+/* BoringSSL's verify error for a name-constrained chain whose leaf has no SAN; OpenSSL 3 has
+ * no such code (a value no verification reports). */
+#ifndef X509_V_ERR_NAME_CONSTRAINTS_WITHOUT_SANS
+#define X509_V_ERR_NAME_CONSTRAINTS_WITHOUT_SANS (-1000)
+#endif
+
+#include "../core/blob.h"
 #include "../core/buf.h"
 #include "../core/result.h"
 #include "../policy/policy.h"
@@ -24,10 +29,19 @@
  * signature-check budget of path building (paths.h). */
 #define MTLS_MAX_PEER_CERTS 64
 
+/* Shared DER blobs: a verified path (leaf first, anchor last: mtls_peer_chain_cert), or a
+ * policy's CA names. */
+struct blob_list {
+    struct mtlsp_blob **items; /* owned references */
+    size_t num;
+    size_t cap;
+};
+
 struct compiled_policy {
     X509_STORE *store;                 /* anchors; NULL when the policy has none */
     STACK_OF(X509) *anchors;           /* the same anchors, for path building */
-    STACK_OF(CRYPTO_BUFFER) *ca_names; /* anchor subjects for CertificateRequest, or NULL */
+    struct blob_list ca_names;         /* anchor subjects for CertificateRequest (DER
+                                        * Names); empty when they would not fit */
     struct pinset **pins;              /* one per leaf list; the leaf must be in each */
     size_t num_pins;
     uint8_t sid_ctx[32];               /* session-ID context: digest of policy + generation */
@@ -59,11 +73,6 @@ struct cache_entry {
     size_t len;
 };
 
-/* The path verification built, leaf first, anchor last (mtls_peer_chain_cert). */
-struct peer_chain {
-    CRYPTO_BUFFER **items; /* owned references */
-    size_t num;
-};
 
 struct mtls_peer {
     atomic_int refs;
@@ -76,9 +85,9 @@ struct mtls_peer {
     char *message;   /* rendered on first mtls_peer_message */
     size_t policy_index;
     int mode;
-    CRYPTO_BUFFER **certs; /* as presented, leaf first */
+    struct mtlsp_blob **certs; /* as presented, leaf first */
     size_t num_certs;
-    struct peer_chain chain; /* the verified path; empty unless verified */
+    struct blob_list chain; /* the verified path; empty unless verified */
     int has_conn;
     struct conn_info conn;
     struct cache_entry *cache;
@@ -95,7 +104,7 @@ int64_t mtlsp_ctx_now(const struct mtls_ctx *ctx);
  * does not parse it again (it is ignored when its length differs). Fails only on
  * NOMEM/internal errors; a refusal is a peer with accepted == 0. */
 MTLS_RESULT mtlsp_judge(struct mtls_peer **out, const struct mtls_ctx *ctx, size_t index,
-                        CRYPTO_BUFFER *const *certs, STACK_OF(X509) *parsed, size_t num_certs,
+                        struct mtlsp_blob *const *certs, STACK_OF(X509) *parsed, size_t num_certs,
                         int64_t at_unix, mtls_error *err);
 
 /* mtlsp_judge_rejects_no_cert: 1 if a client that sends no certificate is refused. */
@@ -107,11 +116,13 @@ struct mtls_peer *mtlsp_peer_new(void);
 /* mtlsp_chain_capture stores the path `chain` (leaf first) in `out`: certificates that are
  * in `presented` share the client's buffer from `certs` (same order as `presented`), others
  * (the anchor) are encoded. `out` is empty on failure. */
-MTLS_RESULT mtlsp_chain_capture(struct peer_chain *out, STACK_OF(X509) *chain,
-                                STACK_OF(X509) *presented, CRYPTO_BUFFER *const *certs,
+MTLS_RESULT mtlsp_chain_capture(struct blob_list *out, STACK_OF(X509) *chain,
+                                STACK_OF(X509) *presented, struct mtlsp_blob *const *certs,
                                 mtls_error *err);
-/* mtlsp_chain_free drops the references held by `c` and empties it. */
-void mtlsp_chain_free(struct peer_chain *c);
+/* mtlsp_blob_list_push appends `b` (takes the reference; frees it on failure). */
+MTLS_RESULT mtlsp_blob_list_push(struct blob_list *l, struct mtlsp_blob *b, mtls_error *err);
+/* mtlsp_blob_list_free drops the references held by `c` and empties it. */
+void mtlsp_blob_list_free(struct blob_list *c);
 
 /* mtlsp_describe_cert appends "subject \"...\" (sha256 ...)" for `der`. */
 MTLS_RESULT mtlsp_describe_cert(struct buf *out, const uint8_t *der, size_t len,

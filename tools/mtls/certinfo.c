@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include <openssl/err.h>
-#include <openssl/obj.h>
+#include <openssl/objects.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -45,7 +45,7 @@ static void eku_names(struct certinfo *ci, X509 *x)
     EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(x, NID_ext_key_usage, NULL, NULL);
     size_t k = 0;
     ci->eku_names[0] = '\0';
-    for (size_t i = 0; eku != NULL && i < sk_ASN1_OBJECT_num(eku); i++) {
+    for (size_t i = 0; eku != NULL && i < (size_t)sk_ASN1_OBJECT_num(eku); i++) {
         const ASN1_OBJECT *o = sk_ASN1_OBJECT_value(eku, i);
         char txt[80];
         int nid = OBJ_obj2nid(o);

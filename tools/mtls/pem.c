@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/bytestring.h>
+#include "core/der.h"
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
@@ -150,9 +150,9 @@ static int b64_line(struct b64 *st, struct growbuf *out, const uint8_t *s, size_
 static int check_cert(const uint8_t *der, size_t len, const char *what, char *why,
                       size_t why_len)
 {
-    CBS cbs, elem;
-    CBS_init(&cbs, der, len);
-    if (!CBS_get_asn1_element(&cbs, &elem, CBS_ASN1_SEQUENCE) || CBS_len(&cbs) != 0) {
+    mtlsp_cbs cbs, elem;
+    mtlsp_cbs_init(&cbs, der, len);
+    if (!mtlsp_cbs_get_asn1_element(&cbs, &elem, MTLSP_ASN1_SEQUENCE) || mtlsp_cbs_len(&cbs) != 0) {
         snprintf(why, why_len, "%s: not one DER SEQUENCE (truncated, or trailing data)", what);
         return -1;
     }
@@ -285,20 +285,20 @@ static int parse_pem(struct tool_certs *out, size_t *skipped, const uint8_t *dat
 static int parse_der(struct tool_certs *out, const uint8_t *data, size_t len, char *why,
                      size_t why_len)
 {
-    CBS cbs, elem;
+    mtlsp_cbs cbs, elem;
     size_t first = out->num;
-    CBS_init(&cbs, data, len);
-    while (CBS_len(&cbs) > 0) {
-        size_t offset = len - CBS_len(&cbs);
+    mtlsp_cbs_init(&cbs, data, len);
+    while (mtlsp_cbs_len(&cbs) > 0) {
+        size_t offset = len - mtlsp_cbs_len(&cbs);
         char what[64];
         snprintf(what, sizeof(what), "DER certificate %zu (byte %zu)", out->num - first + 1,
                  offset);
-        if (!CBS_get_asn1_element(&cbs, &elem, CBS_ASN1_SEQUENCE)) {
+        if (!mtlsp_cbs_get_asn1_element(&cbs, &elem, MTLSP_ASN1_SEQUENCE)) {
             snprintf(why, why_len, "%s: not a DER SEQUENCE (truncated or garbage)", what);
             return -1;
         }
-        if (check_cert(CBS_data(&elem), CBS_len(&elem), what, why, why_len) != 0 ||
-            push(out, CBS_data(&elem), CBS_len(&elem), 0, why, why_len) != 0) {
+        if (check_cert(mtlsp_cbs_data(&elem), mtlsp_cbs_len(&elem), what, why, why_len) != 0 ||
+            push(out, mtlsp_cbs_data(&elem), mtlsp_cbs_len(&elem), 0, why, why_len) != 0) {
             return -1;
         }
     }
