@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # test.sh [MESON TEST ARGS] - install dependencies, build, and run the whole test suite
-# (unit + integration) three ways:
+# (unit + integration) four ways:
 #   1. the normal build ($BUILDDIR, default ./build): meson test;
+#   1b. the OpenSSL 3 build of libmtls ($BUILDDIR-openssl, -Dtls_backend=openssl): its whole
+#      suite (the library's unit tests, limbo, the tool, and the nginx module in Debian's nginx);
 #   2. the same build, unit tests under valgrind memcheck (meson test --setup valgrind);
 #   3. an ASan+UBSan build ($BUILDDIR-asan, default ./build-asan): the whole suite again,
 #      every process we start (unit tests, fuzz replays, mtls-proxy, minimal-server, tools)
 #      instrumented. (minimal-server dies by SIGTERM without exiting, so LeakSanitizer never
 #      runs in it: memory errors are caught there, leaks are not.)
-# All three run even if one fails; any test failure or any sanitizer/valgrind report fails the
+# All of them run even if one fails; any test failure or any sanitizer/valgrind report fails the
 # script. Arguments (test names, --suite ...) go to runs 1 and 3. MTLS_TEST_SANITIZERS=0 skips
 # runs 2 and 3 (a quick local loop).
 set -euo pipefail
@@ -19,6 +21,17 @@ asandir=${builddir%/}-asan
 failed=()
 # 1. The normal build.
 meson test -C "$builddir" --print-errorlogs "$@" || failed+=("tests")
+
+# 1b. The OpenSSL build (BoringSSL-only parts -- examples, bindings, fuzz, bench -- are not
+# built there; meson.build says which).
+ossldir=${builddir%/}-openssl
+werror=false
+[ "${CI:-}" = "true" ] && werror=true
+if [ ! -f "$ossldir/build.ninja" ]; then
+    meson setup "$ossldir" "$top" -Dtls_backend=openssl -Dwerror=$werror >&2
+fi
+meson compile -C "$ossldir" >&2
+meson test -C "$ossldir" --print-errorlogs "$@" || failed+=("OpenSSL build tests")
 if [ "${MTLS_TEST_SANITIZERS:-1}" = 0 ]; then
     [ ${#failed[@]} -eq 0 ]
     exit
@@ -74,4 +87,4 @@ if [ ${#failed[@]} -gt 0 ]; then
     echo "test: FAILED: ${failed[*]}" >&2
     exit 1
 fi
-echo "test: all passed (normal build, valgrind, ASan+UBSan)" >&2
+echo "test: all passed (normal build, OpenSSL build, valgrind, ASan+UBSan)" >&2

@@ -3,13 +3,14 @@
  * policy load time, memory per pin, and time per lookup.
  *
  * How the pins are made: pins are matched by the SHA-256 of the leaf's DER (confirmed by a
- * byte comparison), and the loaders check only that each pin parses as an X.509 certificate
- * (d2i_X509), never its signature. So the N - 1 other pins are the benchmark client leaf
- * (alice: P-384 key, Ed25519 CA, 4 SANs, ~the size of a real client certificate) with the
- * last 8 bytes of its 16-byte serial replaced by a counter: same size, same parse work, a
- * distinct hash, but a signature that no longer matches (irrelevant to pinning). The real
- * leaf is pin N/2. They are written as PEM files of at most 100,000 certificates and loaded
- * through Caddy's leaf verifier with the `file` loader:
+ * byte comparison), and the loaders check only each pin's DER structure (a SEQUENCE of
+ * TBSCertificate, AlgorithmIdentifier and BIT STRING: truststore.h, MTLS_CERT_CHECK_PIN),
+ * never parse it as X.509 nor check its signature. So the N - 1 other pins are the
+ * benchmark client leaf (alice: P-384 key, Ed25519 CA, 4 SANs, ~the size of a real client
+ * certificate) with the last 8 bytes of its 16-byte serial replaced by a counter: same size,
+ * same decoding work, a distinct hash, but a signature that no longer matches (irrelevant
+ * to pinning). The real leaf is pin N/2. They are written as PEM files of at most 100,000
+ * certificates and loaded through Caddy's leaf verifier with the `file` loader:
  *   {"mode":"require","verifiers":[{"verifier":"leaf","leaf_certs_loaders":
  *     [{"loader":"file","files":["pins-000.pem", ...]}]}]}
  * (`require`: no chain verification, so the verdict is parse + hash + lookup; with

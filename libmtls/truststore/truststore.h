@@ -1,7 +1,8 @@
 /*
  * truststore/truststore.h - certificate material: DER lists decoded from PEM, base64 and
- * files, and the hash table used for leaf pinning. Uses BoringSSL only for the CBS reader,
- * the full X.509 check of CA certificates and SHA-256; no policy logic.
+ * files, and the hash table used for leaf pinning. Uses BoringSSL only for the full X.509
+ * check of CA certificates and SHA-256 (base64 and the DER walk are in-house); no policy
+ * logic.
  *
  * Every loader below appends to `out` and checks each certificate as `out->check` says
  * (full X.509 parse, or structural for leaf pins: see MTLS_CERT_CHECK_PIN); errors name
@@ -144,11 +145,15 @@ MTLS_RESULT mtlsp_pem_scan(struct der_list *out, size_t *index, size_t *out_used
 MTLS_RESULT mtlsp_read_file(const char *path, size_t max, char **out, size_t *out_len,
                             mtls_error *err);
 
-/* mtlsp_certs_from_pem_file: mtlsp_read_file + mtlsp_certs_from_pem, errors naming `path`. */
+/* mtlsp_certs_from_pem_file: mtlsp_certs_from_pem on the file's contents, errors naming
+ * `path` (and those of mtlsp_read_file). The file is streamed through a 256 KiB buffer
+ * (mtlsp_pem_scan), not read whole: memory is the certificates, not the PEM text. */
 MTLS_RESULT mtlsp_certs_from_pem_file(struct der_list *out, const char *path, mtls_error *err);
 
 /* mtlsp_certs_from_file: a file holding PEM (any number of CERTIFICATE blocks) or a single
- * DER certificate (Caddy's leaf `file` loader accepts both). */
+ * DER certificate (Caddy's leaf `file` loader accepts both). A file that does not start
+ * with byte 0x30 is PEM and streamed; one that does is read whole, and is PEM when it holds
+ * a BEGIN marker. An empty file is MTLS_ERR_PEM_NO_CERTIFICATE. */
 MTLS_RESULT mtlsp_certs_from_file(struct der_list *out, const char *path, mtls_error *err);
 
 /* mtlsp_certs_from_folder: like Caddy's leaf `folder` loader, every file under `dir`
