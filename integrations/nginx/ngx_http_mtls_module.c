@@ -22,6 +22,9 @@
  *   handshake is refused when that policy asks for a client certificate.
  * - A request whose Host selects a server with mtls_policy other than the one the handshake
  *   was authenticated for gets 421 (nginx itself checks that only for ssl_verify_client).
+ * - A request on a connection whose verdict is not "accepted" gets 403 (fail closed: libmtls
+ *   refuses such clients inside the handshake, so this only catches a handshake that escaped
+ *   it).
  */
 
 #include <ngx_config.h>
@@ -452,6 +455,7 @@ ngx_http_mtls_servername(ngx_ssl_conn_t *ssl_conn, int *ad, void *arg)
 static ngx_int_t
 ngx_http_mtls_post_read_handler(ngx_http_request_t *r)
 {
+    mtls_peer                 *peer;
     ngx_http_ssl_srv_conf_t   *sscf;
     ngx_http_mtls_srv_conf_t  *mscf;
 
@@ -473,6 +477,21 @@ ngx_http_mtls_post_read_handler(ngx_http_request_t *r)
                       "handshake was not authenticated for",
                       &r->headers_in.server);
         return NGX_HTTP_MISDIRECTED_REQUEST;
+    }
+
+    /*
+     * Fail closed: libmtls refuses a client inside the handshake, so a request never meets a
+     * refused verdict, unless a handshake escaped libmtls (a bug, or a resumption the checks
+     * above missed).
+     */
+    peer = mtls_ssl_get0_peer(r->connection->ssl->connection);
+
+    if (peer == NULL || !mtls_peer_accepted(peer)) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "mtls: request on a connection that policy \"%V\" did "
+                      "not accept (%s): refused", &mscf->file,
+                      peer ? mtls_error_name(mtls_peer_reason(peer)) : "no verdict");
+        return NGX_HTTP_FORBIDDEN;
     }
 
     return NGX_DECLINED;

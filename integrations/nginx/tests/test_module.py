@@ -14,14 +14,14 @@ servers, reload with a changed (and a broken) policy, nginx -t errors, and that 
 on OpenSSL.
 """
 import json
-import os
 import re
 import socket
 import ssl
 import subprocess
-import time
+import sys
 
-import nginxlib as L
+sys.dont_write_bytecode = True     # no __pycache__ in the source tree
+import nginxlib as L  # noqa: E402
 
 ST = {}
 

@@ -37,6 +37,14 @@ extern "C" {
  *   judge a resumed session's chain again, so such connections get no tickets and a session-ID
  *   context of their own, and always run a full handshake. Policies without client
  *   authentication resume as usual.
+ *   WARNING: a server that switches SSL_CTX in its SNI callback (nginx's virtual servers) runs
+ *   the ClientHello callback on the first SSL_CTX, and OpenSSL decides on resumption before
+ *   the switch: a session of a server without client authentication can then resume on one
+ *   whose policy requires a certificate, and no verify callback runs. The handshake completes;
+ *   mtls_ssl_get0_peer then judges the connection by the final SSL_CTX's policy as a client
+ *   without certificate (refused under require and require_and_verify). Such servers must
+ *   check mtls_peer_accepted(mtls_ssl_get0_peer(ssl)) before serving, or refuse the resumed
+ *   handshake in their SNI callback after the switch (integrations/nginx does both).
  * A connection that matches no policy fails its handshake, as in Caddy.
  *
  * Calling it again on the same `ssl_ctx` atomically swaps in the new `ctx` (hot reload):
