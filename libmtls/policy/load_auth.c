@@ -46,9 +46,11 @@ static MTLS_RESULT parse_mode(int *out, json_t *v, struct jpath *p, mtls_error *
     return rc;
 }
 
-/* add_leaf_list moves `l` into a new leaf list of `a`. */
+/* add_leaf_list moves `l` (a pin list: SHA-256 digests only) into a new leaf list of `a`,
+ * its scratch block freed and its digest array trimmed to size. */
 static MTLS_RESULT add_leaf_list(struct client_auth *a, struct der_list *l, mtls_error *err)
 {
+    mtlsp_der_list_done(l);
     struct der_list *lists =
         mtlsp_reallocarray(a->leaf_lists, a->num_leaf_lists + 1, sizeof(*lists));
     ENSURE_MEM(lists);
@@ -80,7 +82,7 @@ static MTLS_RESULT load_legacy_ca(struct client_auth *a, json_t **f, struct jpat
 static MTLS_RESULT load_leaf_certs(struct client_auth *a, json_t *v, struct jpath *p,
                                    mtls_error *err)
 {
-    struct der_list l = {.check = MTLS_CERT_CHECK_PIN}; /* pins: structural check */
+    struct der_list l = {.check = MTLS_CERT_CHECK_PIN}; /* pins: shape check, SHA-256 kept */
     size_t old = mtlsp_jpath_push_key(p, "trusted_leaf_certs");
     mtls_result rc = mtlsp_policy_load_b64_list(&l, v, p, err);
     mtlsp_jpath_pop(p, old);
@@ -97,7 +99,7 @@ static MTLS_RESULT load_verifiers(struct client_auth *a, json_t *v, struct jpath
     size_t old = mtlsp_jpath_push_key(p, "verifiers");
     mtls_result rc = mtlsp_policy_nonempty_array(v, "an array of verifier objects", p, err);
     for (size_t i = 0; MTLS_IS_OK(rc) && i < json_array_size(v); i++) {
-        struct der_list l = {.check = MTLS_CERT_CHECK_PIN}; /* pins: structural check */
+        struct der_list l = {.check = MTLS_CERT_CHECK_PIN}; /* pins: shape check, SHA-256 kept */
         size_t o2 = mtlsp_jpath_push_index(p, i);
         rc = mtlsp_policy_load_verifier(&l, json_array_get(v, i), p, err);
         mtlsp_jpath_pop(p, o2);

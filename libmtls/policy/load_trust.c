@@ -2,8 +2,8 @@
  * policy/load_trust.c - trust pools (`ca` providers, legacy lists) and leaf verifiers.
  * Mirrors Caddy's capools.go and leaf*loader.go, but strict everywhere: every list must be
  * non-empty, every file readable, every PEM block a CERTIFICATE. One deliberate leniency:
- * leaf pins are checked structurally, not parsed as X.509 as Caddy's loaders do (the list's
- * `check`, set by load_auth.c; why: load_trust.h).
+ * leaf pins are checked structurally, not parsed as X.509 as Caddy's loaders do, and kept as
+ * SHA-256 digests, not DER (the list's `check`, set by load_auth.c; why: load_trust.h).
  */
 #include <string.h>
 

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
@@ -220,6 +221,68 @@ static void describe_leaf_pins(void **state)
     assert_string_equal(json_string_value(json_array_get(json_array_get(lists, 1), 0)), a_hex);
     assert_string_equal(str(policy(root, 0), "mode"), "require");
     json_decref(root);
+}
+
+/* pin_verdict: mtls_verify_der of the first certificate of PKI file `rel` alone. */
+static int pin_verdict(const mtls_ctx *ctx, const char *rel)
+{
+    char path[512];
+    uint8_t *ders[MAX_CHAIN];
+    size_t lens[MAX_CHAIN];
+    pki_path(path, sizeof(path), rel);
+    size_t n = pki_read_chain(path, ders, lens, MAX_CHAIN);
+    assert_true(n >= 1);
+    mtls_peer *peer = NULL;
+    assert_int_equal(mtls_verify_der(ctx, 0, (const uint8_t *const *)ders, lens, 1,
+                                     MTLS_TIME_NOW, &peer, NULL),
+                     MTLS_OK);
+    int accepted = mtls_peer_accepted(peer);
+    mtls_peer_free(peer);
+    pki_free_ders(ders, n);
+    return accepted;
+}
+
+/* Pins are kept as SHA-256 digests only: describe still lists every pin's hash in load
+ * order, duplicates included, whatever loaded it (inline base64, pem loader, file), and the
+ * verdicts are those of a byte comparison: the pinned leaf in, others out. */
+static void describe_pins_kept_as_digests(void **state)
+{
+    char path[512], a_hex[65], p_hex[65];
+    uint8_t *ders[MAX_CHAIN];
+    size_t lens[MAX_CHAIN];
+    pki_path(path, sizeof(path), "tutorial/alice.pem");
+    size_t n = pki_read_chain(path, ders, lens, MAX_CHAIN);
+    assert_true(n >= 1);
+    char b64[8192];
+    assert_true(4 * ((lens[0] + 2) / 3) < sizeof(b64));
+    EVP_EncodeBlock((uint8_t *)b64, ders[0], lens[0]);
+    pki_free_ders(ders, n);
+    const struct pki_case *p256 = find_case("p256");
+    static char json[32768];
+    snprintf(json, sizeof(json),
+             "{\"mode\":\"require\",\"trusted_leaf_certs\":[\"%s\",\"%s\"],\"verifiers\":["
+             "{\"verifier\":\"leaf\",\"leaf_certs_loaders\":[{\"loader\":\"pem\",\"certs\":["
+             "\"-----BEGIN CERTIFICATE-----\\n%s\\n-----END CERTIFICATE-----\\n\"]},"
+             "{\"loader\":\"file\",\"files\":[\"%s\"]}]}]}",
+             b64, b64, b64, p256->cert);
+    json_t *root = describe(json);
+    file_sha256(a_hex, "tutorial/alice.pem");
+    file_sha256(p_hex, "p256.pem");
+    json_t *lists = json_object_get(policy(root, 0), "leaf_pins");
+    assert_int_equal(json_array_size(lists), 2);
+    json_t *l0 = json_array_get(lists, 0), *l1 = json_array_get(lists, 1);
+    assert_int_equal(json_array_size(l0), 2);
+    assert_string_equal(json_string_value(json_array_get(l0, 0)), a_hex);
+    assert_string_equal(json_string_value(json_array_get(l0, 1)), a_hex);
+    assert_int_equal(json_array_size(l1), 2);
+    assert_string_equal(json_string_value(json_array_get(l1, 0)), a_hex);
+    assert_string_equal(json_string_value(json_array_get(l1, 1)), p_hex);
+    json_decref(root);
+    mtls_ctx *ctx = pki_ctx(json);
+    assert_true(pin_verdict(ctx, "tutorial/alice.pem"));  /* in both lists */
+    assert_false(pin_verdict(ctx, "p256.pem"));           /* in the verifier's list only */
+    assert_false(pin_verdict(ctx, "basic.pem"));          /* in none */
+    mtls_ctx_free(ctx);
 }
 
 static void describe_argument_errors(void **state)
@@ -480,6 +543,7 @@ int main(void)
         cmocka_unit_test(describe_default_modes),
         cmocka_unit_test(describe_matchers_and_fields),
         cmocka_unit_test(describe_leaf_pins),
+        cmocka_unit_test(describe_pins_kept_as_digests),
         cmocka_unit_test(describe_argument_errors),
         cmocka_unit_test(chain_leaf_to_root_via_intermediate),
         cmocka_unit_test(chain_ends_at_the_anchor),

@@ -35,6 +35,7 @@
 #include <openssl/evp.h>
 #include <openssl/crypto.h>
 #include <openssl/obj_mac.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 
 #include "core/buf.h"
@@ -418,6 +419,54 @@ static void load_err(const char *json, int code, ...)
     va_end(ap);
 }
 
+/* leaf_sha256: the SHA-256 of the generated leaf's DER. */
+static void leaf_sha256(uint8_t out[SHA256_DIGEST_LENGTH])
+{
+    size_t n = strlen(leaf_b64), len = 0;
+    uint8_t *der = malloc(n);
+    assert_non_null(der);
+    assert_int_equal(mtlsp_base64_decode(der, n, &len, leaf_b64, n, 0), MTLS_B64_OK);
+    SHA256(der, len, out);
+    free(der);
+}
+
+/* A broken pin anywhere (inline base64, pem loader, a file, a folder) is a load error
+ * naming the JSON path, the file and PEM block when there is one, and the reason, although
+ * pins are kept as digests only. */
+static void test_broken_pin_named(void **state)
+{
+    /* "MAA=" is SEQUENCE {}: DER, but no TBSCertificate in it. */
+    static const char why[] = "not a DER X.509 certificate (no TBSCertificate SEQUENCE)";
+    char *bad = pem_of("CERTIFICATE", "MAA=", "\n");
+    char *good = pem_of("CERTIFICATE", leaf_b64, "\n");
+    char *two = malloc(strlen(bad) + strlen(good) + 1);
+    assert_non_null(two);
+    strcpy(two, good);
+    strcat(two, bad);
+    write_file("bad2.pem", two, strlen(two));
+    mkdir("leafdir2", 0700);
+    write_file("leafdir2/a.pem", good, strlen(good));
+    write_file("leafdir2/z.pem", bad, strlen(bad));
+    load_err("{\"mode\":\"require\",\"trusted_leaf_certs\":[\"@LEAF_B64@\",\"MAA=\"]}",
+             MTLS_ERR_DER_INVALID, "trusted_leaf_certs[1]: ", why, NULL);
+    load_err("{\"mode\":\"require\",\"verifiers\":[{\"verifier\":\"leaf\",\"leaf_certs_loaders\":"
+             "[{\"loader\":\"pem\",\"certs\":[\"@LEAF_PEM@\",\"-----BEGIN CERTIFICATE-----\\n"
+             "MAA=\\n-----END CERTIFICATE-----\\n\"]}]}]}",
+             MTLS_ERR_DER_INVALID, "verifiers[0].leaf_certs_loaders[0].certs[1]: PEM block 1: ",
+             why, NULL);
+    load_err("{\"mode\":\"require\",\"verifiers\":[{\"verifier\":\"leaf\",\"leaf_certs_loaders\":"
+             "[{\"loader\":\"file\",\"files\":[\"leaf.pem\",{\"certificate\":\"bad2.pem\"}]}]}]}",
+             MTLS_ERR_DER_INVALID, "verifiers[0].leaf_certs_loaders[0].files[1].certificate",
+             "bad2.pem: PEM block 2: ", why, NULL);
+    load_err("{\"mode\":\"require\",\"verifiers\":[{\"verifier\":\"leaf\",\"leaf_certs_loaders\":"
+             "[{\"loader\":\"folder\",\"folders\":[\"leafdir2\"]}]}]}",
+             MTLS_ERR_DER_INVALID, "verifiers[0].leaf_certs_loaders[0].folders[0]",
+             "z.pem: PEM block 1: ", why, NULL);
+    free(two);
+    mtlsp_free(bad);
+    mtlsp_free(good);
+}
+
 /* Leaf pins get the structural check only (a DER-shaped non-certificate loads as a pin: it
  * can never equal a client certificate), CA certificates the full parse; both name the
  * JSON path, the file and the reason when they fail. */
@@ -443,7 +492,21 @@ static void test_pins_checked_structurally(void **state)
     assert_int_equal(a->num_leaf_lists, 2);
     assert_int_equal(a->leaf_lists[0].num, 1);
     assert_int_equal(a->leaf_lists[1].num, 4);
-    assert_memory_equal(a->leaf_lists[1].items[1].data, shaped, sizeof(shaped));
+    /* Pin lists keep each pin's SHA-256 only, in load order, duplicates included (the
+     * folder's leaf.pem is the file loader's too); no DER, no scratch block left. */
+    uint8_t h_shaped[SHA256_DIGEST_LENGTH], h_leaf[SHA256_DIGEST_LENGTH];
+    SHA256(shaped, sizeof(shaped), h_shaped);
+    leaf_sha256(h_leaf);
+    for (size_t l = 0; l < 2; l++) {
+        assert_null(a->leaf_lists[l].items);
+        assert_null(a->leaf_lists[l].arena);
+        assert_int_equal(a->leaf_lists[l].cap, a->leaf_lists[l].num);
+    }
+    assert_memory_equal(a->leaf_lists[0].digests[0], h_shaped, sizeof(h_shaped));
+    assert_memory_equal(a->leaf_lists[1].digests[0], h_shaped, sizeof(h_shaped));
+    assert_memory_equal(a->leaf_lists[1].digests[1], h_shaped, sizeof(h_shaped));
+    assert_memory_equal(a->leaf_lists[1].digests[2], h_leaf, sizeof(h_leaf));
+    assert_memory_equal(a->leaf_lists[1].digests[3], h_leaf, sizeof(h_leaf));
     mtlsp_policy_set_free(set);
     load_err("{\"trusted_ca_certs_pem_files\":[\"shaped.pem\"]}", MTLS_ERR_DER_INVALID,
              "trusted_ca_certs_pem_files[0]", "shaped.pem: PEM block 1: not a DER X.509", NULL);
@@ -537,7 +600,8 @@ static void test_alloc_failures(void **state)
 #define POLICY_LOAD_C_TESTS                                                                    \
     cmocka_unit_test(test_too_large), cmocka_unit_test(test_anchor_bytes),                     \
         cmocka_unit_test(test_system_provider), cmocka_unit_test(test_bad_arguments),          \
-        cmocka_unit_test(test_alloc_failures), cmocka_unit_test(test_pins_checked_structurally),
+        cmocka_unit_test(test_alloc_failures), cmocka_unit_test(test_pins_checked_structurally), \
+        cmocka_unit_test(test_broken_pin_named),
 
 int main(int argc, char **argv)
 {

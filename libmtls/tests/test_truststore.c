@@ -19,6 +19,7 @@
 #include <openssl/evp.h>
 #include <openssl/crypto.h>
 #include <openssl/obj_mac.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 
 #include "testpki.h"
@@ -29,6 +30,16 @@
 static char tmpdir[64];
 static uint8_t *cert_der[3];
 static size_t cert_len[3];
+
+/* assert_pin: item `i` of the pin list `l` is the SHA-256 of `der` (pin lists keep no DER). */
+static void assert_pin(const struct der_list *l, size_t i, const uint8_t *der, size_t len)
+{
+    uint8_t h[SHA256_DIGEST_LENGTH];
+    SHA256(der, len, h);
+    assert_true(i < l->num);
+    assert_null(l->items);
+    assert_memory_equal(l->digests[i], h, sizeof(h));
+}
 
 /* make_cert: a self-signed P-256 certificate with common name `cn`, DER into *out. */
 static size_t make_cert(uint8_t **out, const char *cn)
@@ -281,10 +292,12 @@ static void test_der_list_move(void **state)
     mtlsp_der_list_free(&b);
 }
 
-static void test_pinset_10k(void **state)
+/* Pinned bytes found, others not (a prefix, one bit flipped), duplicates counted once:
+ * from a full list (the pinset hashes its items) and from a pin list (digests only). */
+static void pinset_10k(enum cert_check check)
 {
     enum { N = 10000 };
-    struct der_list l = {0};
+    struct der_list l = {.check = check};
     mtls_error e;
     uint8_t blob[64];
     for (uint32_t i = 0; i < N; i++) {
@@ -308,8 +321,94 @@ static void test_pinset_10k(void **state)
     assert_true(mtlsp_pinset_contains(p, cert_der[0], cert_len[0]));
     assert_false(mtlsp_pinset_contains(p, cert_der[1], cert_len[1]));
     assert_false(mtlsp_pinset_contains(p, cert_der[0], cert_len[0] - 1));
+    uint8_t h[SHA256_DIGEST_LENGTH];
+    SHA256(cert_der[2], cert_len[2], h);
+    assert_false(mtlsp_pinset_contains_hash(p, h));
+    SHA256(cert_der[0], cert_len[0], h);
+    assert_true(mtlsp_pinset_contains_hash(p, h));
+    assert_false(mtlsp_pinset_contains_hash(p, NULL));
+    assert_false(mtlsp_pinset_contains_hash(NULL, h));
     mtlsp_pinset_free(p);
     mtlsp_der_list_free(&l);
+}
+
+static void test_pinset_10k(void **state)
+{
+    pinset_10k(MTLS_CERT_CHECK_FULL);
+    pinset_10k(MTLS_CERT_CHECK_PIN);
+}
+
+/* A pin list keeps each pin's SHA-256 only, whatever loaded it; its scratch block is
+ * reused by every pin and given back by mtlsp_der_list_done. */
+static void test_pin_list_digests_only(void **state)
+{
+    struct der_list l = {.check = MTLS_CERT_CHECK_PIN}, m = {.check = MTLS_CERT_CHECK_PIN};
+    struct der_list full = {0};
+    mtls_error e;
+    char *pem = pem_of("CERTIFICATE", cert_der[2], cert_len[2]);
+    struct buf b = {0};
+    assert_true(MTLS_IS_OK(mtlsp_buf_append_base64(&b, cert_der[1], cert_len[1], &e)));
+    assert_true(MTLS_IS_OK(mtlsp_certs_from_file(&l, tpath("one.der"), &e)));     /* DER */
+    assert_true(MTLS_IS_OK(mtlsp_cert_from_base64(&l, b.data, b.len, "b64", &e))); /* base64 */
+    assert_true(MTLS_IS_OK(mtlsp_certs_from_pem(&l, pem, strlen(pem), "pem", &e))); /* PEM */
+    assert_true(MTLS_IS_OK(mtlsp_certs_from_file(&l, tpath("two.pem"), &e)));      /* stream */
+    assert_int_equal(l.num, 5);
+    assert_pin(&l, 0, cert_der[0], cert_len[0]);
+    assert_pin(&l, 1, cert_der[1], cert_len[1]);
+    assert_pin(&l, 2, cert_der[2], cert_len[2]);
+    assert_pin(&l, 3, cert_der[0], cert_len[0]);
+    assert_pin(&l, 4, cert_der[1], cert_len[1]);
+    assert_non_null(l.arena); /* the scratch block */
+    /* a reservation not committed adds nothing; a bigger one replaces the scratch block */
+    uint8_t *room = NULL;
+    assert_true(MTLS_IS_OK(mtlsp_der_list_reserve(&l, 1 << 16, &room, &e)));
+    memset(room, 0xee, 1 << 16);
+    assert_int_equal(l.num, 5);
+    mtlsp_der_list_done(&l);
+    assert_null(l.arena);
+    assert_int_equal(l.cap, 5);
+    uint8_t h[SHA256_DIGEST_LENGTH];
+    mtlsp_der_list_digest(&l, 2, h);
+    assert_memory_equal(h, l.digests[2], sizeof(h));
+    /* more pins after done; pin lists move into pin lists only */
+    assert_true(MTLS_IS_OK(mtlsp_der_list_add(&m, cert_der[2], cert_len[2], &e)));
+    assert_true(MTLS_IS_OK(mtlsp_der_list_move(&l, &m, &e)));
+    assert_int_equal(l.num, 6);
+    assert_int_equal(m.num, 0);
+    assert_null(m.digests);
+    assert_pin(&l, 5, cert_der[2], cert_len[2]);
+    assert_true(MTLS_IS_OK(mtlsp_der_list_add(&full, cert_der[0], cert_len[0], &e)));
+    mtlsp_der_list_digest(&full, 0, h);
+    assert_memory_equal(h, l.digests[0], sizeof(h));
+    EXPECT_ERR(mtlsp_der_list_move(&l, &full, &e_), MTLS_ERR_INVALID_ARGUMENT, "check modes");
+    EXPECT_ERR(mtlsp_der_list_move(&full, &l, &e_), MTLS_ERR_INVALID_ARGUMENT, "check modes");
+    /* `check` may not change once items are there */
+    full.check = MTLS_CERT_CHECK_PIN;
+    EXPECT_ERR(mtlsp_der_list_add(&full, cert_der[1], cert_len[1], &e_),
+               MTLS_ERR_INVALID_ARGUMENT, "check mode changed");
+    EXPECT_ERR(mtlsp_certs_from_file(&full, tpath("two.pem"), &e_), MTLS_ERR_INVALID_ARGUMENT,
+               "check mode changed");
+    full.check = MTLS_CERT_CHECK_FULL;
+    assert_int_equal(full.num, 1);
+    l.check = MTLS_CERT_CHECK_FULL;
+    EXPECT_ERR(mtlsp_der_list_reserve(&l, 100, &room, &e_), MTLS_ERR_INVALID_ARGUMENT,
+               "check mode changed");
+    l.check = MTLS_CERT_CHECK_PIN;
+    /* the pinset over it */
+    struct pinset *p = NULL;
+    assert_true(MTLS_IS_OK(mtlsp_pinset_new(&p, &l, &e)));
+    assert_int_equal(mtlsp_pinset_size(p), 3);
+    for (int i = 0; i < 3; i++) {
+        assert_true(mtlsp_pinset_contains(p, cert_der[i], cert_len[i]));
+    }
+    mtlsp_pinset_free(p);
+    mtlsp_der_list_free(&l);
+    mtlsp_der_list_free(&m);
+    mtlsp_der_list_free(&full);
+    assert_null(l.digests);
+    mtlsp_der_list_done(&l); /* harmless on an empty list */
+    mtlsp_buf_free(&b);
+    free(pem);
 }
 
 static void test_pinset_empty_and_null(void **state)
@@ -398,8 +497,10 @@ static void test_pin_list_loaders(void **state)
     assert_true(MTLS_IS_OK(mtlsp_certs_from_file(&pins, tpath("shaped.der"), &e)));
     assert_true(MTLS_IS_OK(mtlsp_certs_from_file(&pins, tpath("two.pem"), &e)));
     assert_int_equal(pins.num, 4);
-    assert_memory_equal(pins.items[1].data, shaped, sizeof(shaped));
-    assert_memory_equal(pins.items[3].data, cert_der[1], cert_len[1]);
+    assert_pin(&pins, 0, shaped, sizeof(shaped));
+    assert_pin(&pins, 1, shaped, sizeof(shaped));
+    assert_pin(&pins, 2, cert_der[0], cert_len[0]);
+    assert_pin(&pins, 3, cert_der[1], cert_len[1]);
     EXPECT_ERR(mtlsp_certs_from_file(&pins, tpath("trunc.der"), &e_), MTLS_ERR_DER_INVALID,
                "trunc.der: not a DER X.509 certificate (truncated");
     EXPECT_ERR(mtlsp_certs_from_file(&pins, tpath("garbage.bin"), &e_), MTLS_ERR_DER_INVALID,
@@ -414,6 +515,7 @@ static void test_pin_list_loaders(void **state)
     EXPECT_ERR(mtlsp_cert_from_base64(&cas, b.data, b.len, "ca[0]", &e_),
                MTLS_ERR_DER_INVALID, "ca[0]: not a DER X.509 certificate");
     assert_int_equal(pins.num, 5);
+    assert_pin(&pins, 4, shaped, sizeof(shaped));
     assert_int_equal(cas.num, 0);
     mtlsp_buf_free(&b);
     free(pem);
@@ -624,8 +726,7 @@ static void test_streamed_pin_file(void **state)
     assert_int_equal(l.num, 6002);
     for (size_t i = 0; i < l.num; i++) {
         size_t k = (i % 3001) % 3;
-        assert_int_equal(l.items[i].len, cert_len[k]);
-        assert_memory_equal(l.items[i].data, cert_der[k], cert_len[k]);
+        assert_pin(&l, i, cert_der[k], cert_len[k]);
     }
     /* a broken block deep in the file is reported with its number */
     FILE *f = fopen(tpath("many.pem"), "r+b");
@@ -651,10 +752,12 @@ static void test_streamed_pin_file(void **state)
 /* The digest behind the session-ID context: same pins, same digest; any change, another. */
 static void test_pinset_digest(void **state)
 {
-    uint8_t d[4][32];
+    uint8_t d[5][32];
     mtls_error e;
-    for (int v = 0; v < 4; v++) {
-        struct der_list l = {0};
+    for (int v = 0; v < 5; v++) {
+        /* v == 4: v == 0 as a pin list (digests only): the same digest, so the session-ID
+         * context of a policy does not depend on how its pins are kept */
+        struct der_list l = {.check = v == 4 ? MTLS_CERT_CHECK_PIN : MTLS_CERT_CHECK_FULL};
         int order[2] = {v == 2 ? 1 : 0, v == 2 ? 0 : 1};
         for (int k = 0; k < 2; k++) {
             assert_true(MTLS_IS_OK(mtlsp_der_list_add(&l, cert_der[order[k]],
@@ -670,9 +773,10 @@ static void test_pinset_digest(void **state)
         mtlsp_der_list_free(&l);
     }
     assert_memory_equal(d[0], d[1], 32);     /* same list */
+    assert_memory_equal(d[0], d[4], 32);     /* same pins, kept as digests */
     assert_memory_not_equal(d[0], d[2], 32); /* order */
     assert_memory_not_equal(d[0], d[3], 32); /* a duplicate added */
-    struct der_list l = {0};
+    struct der_list l = {.check = MTLS_CERT_CHECK_PIN};
     uint8_t *x = malloc(cert_len[1]);
     memcpy(x, cert_der[1], cert_len[1]);
     x[cert_len[1] - 1] ^= 1; /* one bit of the second pin */
@@ -690,27 +794,41 @@ static void test_pinset_digest(void **state)
 
 static void test_alloc_failures(void **state)
 {
-    for (long n = 0; n < 40; n++) {
+    for (long n = 0; n < 100; n++) {
         struct der_list l = {0};
         mtls_error e;
         mtlsp_error_clear(&e);
         mtlsp_mem_fail_after(n);
         mtls_result r = mtlsp_certs_from_folder(&l, tpath("dir"), &e);
-        struct pinset *p = NULL;
-        l.check = MTLS_CERT_CHECK_PIN;
+        struct pinset *p = NULL, *q = NULL;
+        struct der_list pins = {.check = MTLS_CERT_CHECK_PIN};
         if (MTLS_IS_OK(r)) {
-            r = mtlsp_certs_from_file(&l, tpath("two.pem"), &e);
+            r = mtlsp_certs_from_file(&pins, tpath("two.pem"), &e);
         }
         if (MTLS_IS_OK(r)) {
-            r = mtlsp_certs_from_file(&l, tpath("one.der"), &e);
+            r = mtlsp_certs_from_file(&pins, tpath("one.der"), &e);
         }
         if (MTLS_IS_OK(r)) {
-            r = mtlsp_pinset_new(&p, &l, &e);
+            r = mtlsp_cert_from_base64(&pins, "MA0wAwIBBTACBQADAgAA", 20, "b64", &e);
+        }
+        mtlsp_der_list_done(&pins);
+        if (MTLS_IS_OK(r)) {
+            r = mtlsp_pinset_new(&p, &pins, &e);
+        }
+        if (MTLS_IS_OK(r)) {
+            r = mtlsp_pinset_new(&q, &l, &e); /* a full list: hashed by the pinset */
         }
         mtlsp_mem_fail_after(-1);
         assert_true(MTLS_IS_OK(r) || r.code == MTLS_ERR_NOMEM);
+        if (MTLS_IS_OK(r)) {
+            assert_int_equal(pins.num, 4);
+            assert_true(mtlsp_pinset_contains(p, cert_der[0], cert_len[0]));
+            assert_true(mtlsp_pinset_contains(q, l.items[0].data, l.items[0].len));
+        }
         mtlsp_pinset_free(p);
+        mtlsp_pinset_free(q);
         mtlsp_der_list_free(&l);
+        mtlsp_der_list_free(&pins);
     }
 }
 
@@ -726,6 +844,7 @@ int main(void)
         cmocka_unit_test(test_der_list_move),
         cmocka_unit_test(test_pinset_10k),
         cmocka_unit_test(test_pinset_empty_and_null),
+        cmocka_unit_test(test_pin_list_digests_only),
         cmocka_unit_test(test_structure_check),
         cmocka_unit_test(test_pin_list_loaders),
         cmocka_unit_test(test_base64_decoder),

@@ -1,11 +1,15 @@
 /*
  * truststore/der_list.c - lists of DER certificates whose bytes live in one arena per list:
- * a chain of blocks, each filled in order and never moved, so that loading a million pins
- * costs a few hundred allocations instead of a million, and the decoders write each
- * certificate in place (mtlsp_der_list_reserve, then _commit).
+ * a chain of blocks, each filled in order and never moved, so that loading many CAs costs
+ * a few allocations instead of one per certificate, and the decoders write each
+ * certificate in place (mtlsp_der_list_reserve, then _commit). Pin lists
+ * (MTLS_CERT_CHECK_PIN) keep only each pin's SHA-256: the arena is one scratch block,
+ * reused for every pin, and _commit hashes it into the digest array.
  */
 #include <string.h>
 #include <sys/mman.h>
+
+#include <openssl/sha.h>
 
 #include "../core/mem.h"
 #include "truststore.h"
@@ -43,18 +47,37 @@ struct der_chunk {
     uint8_t *data; /* in this allocation, 2 MiB-aligned for big blocks */
 };
 
-/* grow_items makes room for one more item. */
-static MTLS_RESULT grow_items(struct der_list *l, mtls_error *err)
+static int is_pin_list(const struct der_list *l)
 {
+    return l->check == MTLS_CERT_CHECK_PIN;
+}
+
+/* consistent: `check` has not changed since items (or room for them) were allocated. */
+static int consistent(const struct der_list *l)
+{
+    return is_pin_list(l) ? l->items == NULL : l->digests == NULL;
+}
+
+/* grow makes room for one more item (or digest). */
+static MTLS_RESULT grow(struct der_list *l, mtls_error *err)
+{
+    ENSURE_MSG(consistent(l), MTLS_ERR_INVALID_ARGUMENT,
+               "certificate list: check mode changed after items were added");
     if (l->num < l->cap) {
         return MTLS_RESULT_OK;
     }
-    ENSURE(l->cap <= SIZE_MAX / 2 / sizeof(struct der), MTLS_ERR_NOMEM);
+    size_t size = is_pin_list(l) ? sizeof(*l->digests) : sizeof(*l->items);
+    ENSURE(l->cap <= SIZE_MAX / 2 / size, MTLS_ERR_NOMEM);
     size_t cap = l->cap ? l->cap * 2 : 4;
-    struct der *items = mtlsp_reallocarray(l->items, cap, sizeof(*items));
-    ENSURE_MEM(items);
-    mtlsp_advise_huge(items, cap * sizeof(*items)); /* 16 MiB for a million pins */
-    l->items = items;
+    void *a = mtlsp_reallocarray(is_pin_list(l) ? (void *)l->digests : (void *)l->items, cap,
+                                 size);
+    ENSURE_MEM(a);
+    mtlsp_advise_huge(a, cap * size); /* 32 MiB of digests for a million pins */
+    if (is_pin_list(l)) {
+        l->digests = a;
+    } else {
+        l->items = a;
+    }
     l->cap = cap;
     return MTLS_RESULT_OK;
 }
@@ -90,10 +113,29 @@ static MTLS_RESULT new_block(struct der_list *l, size_t need, mtls_error *err)
     return MTLS_RESULT_OK;
 }
 
+/* free_blocks frees every block of the arena. */
+static void free_blocks(struct der_list *l)
+{
+    while (l->arena != NULL) {
+        struct der_chunk *c = l->arena;
+        l->arena = c->next;
+        mtlsp_free(c);
+    }
+}
+
 MTLS_RESULT mtlsp_der_list_reserve(struct der_list *l, size_t max, uint8_t **out,
                                    mtls_error *err)
 {
-    GUARD(grow_items(l, err));
+    GUARD(grow(l, err));
+    if (is_pin_list(l)) {
+        /* One scratch block, reused by every pin: replaced only by a bigger one. */
+        if (l->arena == NULL || l->arena->cap < max) {
+            free_blocks(l);
+            GUARD(new_block(l, max, err));
+        }
+        *out = l->arena->data;
+        return MTLS_RESULT_OK;
+    }
     if (l->arena == NULL || l->arena->cap - l->arena->used < max) {
         GUARD(new_block(l, max, err));
     }
@@ -104,6 +146,11 @@ MTLS_RESULT mtlsp_der_list_reserve(struct der_list *l, size_t max, uint8_t **out
 void mtlsp_der_list_commit(struct der_list *l, size_t len)
 {
     struct der_chunk *c = l->arena;
+    if (is_pin_list(l)) {
+        SHA256(c->data, len, l->digests[l->num]);
+        l->num++;
+        return;
+    }
     l->items[l->num].data = c->data + c->used;
     l->items[l->num].len = len;
     c->used += len;
@@ -113,6 +160,12 @@ void mtlsp_der_list_commit(struct der_list *l, size_t len)
 MTLS_RESULT mtlsp_der_list_add(struct der_list *l, const uint8_t *data, size_t len,
                                mtls_error *err)
 {
+    if (is_pin_list(l)) { /* no copy: hash the bytes where they are */
+        GUARD(grow(l, err));
+        SHA256(data, len, l->digests[l->num]);
+        l->num++;
+        return MTLS_RESULT_OK;
+    }
     uint8_t *dst = NULL;
     GUARD(mtlsp_der_list_reserve(l, len, &dst, err));
     if (len > 0) {
@@ -122,9 +175,33 @@ MTLS_RESULT mtlsp_der_list_add(struct der_list *l, const uint8_t *data, size_t l
     return MTLS_RESULT_OK;
 }
 
+/* move_digests: mtlsp_der_list_move for pin lists (from's scratch block is freed). */
+static MTLS_RESULT move_digests(struct der_list *to, struct der_list *from, mtls_error *err)
+{
+    size_t need = to->num + from->num;
+    if (need > to->cap) {
+        uint8_t(*d)[MTLS_PIN_DIGEST_LEN] =
+            mtlsp_reallocarray(to->digests, need, sizeof(*to->digests));
+        ENSURE_MEM(d);
+        to->digests = d;
+        to->cap = need;
+    }
+    if (from->num > 0) {
+        memcpy(to->digests + to->num, from->digests, from->num * sizeof(*from->digests));
+    }
+    to->num = need;
+    mtlsp_der_list_free(from);
+    return MTLS_RESULT_OK;
+}
+
 MTLS_RESULT mtlsp_der_list_move(struct der_list *to, struct der_list *from, mtls_error *err)
 {
+    ENSURE_MSG(consistent(to) && consistent(from) && to->check == from->check,
+               MTLS_ERR_INVALID_ARGUMENT, "certificate lists of different check modes");
     ENSURE(from->num <= SIZE_MAX - to->num, MTLS_ERR_NOMEM);
+    if (is_pin_list(to)) {
+        return move_digests(to, from, err);
+    }
     size_t need = to->num + from->num;
     if (need > to->cap) {
         struct der *items = mtlsp_reallocarray(to->items, need, sizeof(*items));
@@ -149,17 +226,45 @@ MTLS_RESULT mtlsp_der_list_move(struct der_list *to, struct der_list *from, mtls
     return MTLS_RESULT_OK;
 }
 
+void mtlsp_der_list_done(struct der_list *l)
+{
+    if (l == NULL || !is_pin_list(l) || !consistent(l)) {
+        return;
+    }
+    free_blocks(l);
+    if (l->num == 0) {
+        mtlsp_free(l->digests);
+        l->digests = NULL;
+        l->cap = 0;
+    } else if (l->num < l->cap) {
+        uint8_t(*d)[MTLS_PIN_DIGEST_LEN] =
+            mtlsp_reallocarray(l->digests, l->num, sizeof(*l->digests));
+        if (d != NULL) {
+            l->digests = d;
+            l->cap = l->num;
+        }
+    }
+}
+
+void mtlsp_der_list_digest(const struct der_list *l, size_t i,
+                           uint8_t out[MTLS_PIN_DIGEST_LEN])
+{
+    if (l->digests != NULL) {
+        memcpy(out, l->digests[i], MTLS_PIN_DIGEST_LEN);
+    } else {
+        SHA256(l->items[i].data, l->items[i].len, out);
+    }
+}
+
 void mtlsp_der_list_free(struct der_list *l)
 {
     if (l == NULL) {
         return;
     }
-    while (l->arena != NULL) {
-        struct der_chunk *c = l->arena;
-        l->arena = c->next;
-        mtlsp_free(c);
-    }
+    free_blocks(l);
     mtlsp_free(l->items);
+    mtlsp_free(l->digests);
     l->items = NULL;
+    l->digests = NULL;
     l->num = l->cap = 0;
 }

@@ -1,6 +1,7 @@
 /*
  * truststore/pem.c - strict decoding of base64 and PEM certificate text into a der_list
- * (straight into its arena: no per-certificate copy or allocation).
+ * (straight into its arena, or a pin list's scratch block: no per-certificate copy or
+ * allocation).
  *
  * PEM rules (stricter than Go's pem.Decode, which silently skips malformed blocks and
  * Caddy's FileCAPool, which silently skips non-certificate blocks):
@@ -42,7 +43,8 @@ static mtls_result b64_error(int rc, size_t at, const char *b64, size_t len, int
 }
 
 /* add_b64_cert decodes base64 text straight into `out`'s arena (no copy, no allocation
- * beyond the arena's blocks), checks the certificate as `out->check` says and appends it.
+ * beyond the arena's blocks), checks the certificate as `out->check` says and appends it
+ * (a pin list: hashes it; its scratch block is reused by the next pin).
  * `pem`: skip spaces and tabs too (a PEM body). `what` and `block` (> 0 inside PEM) name it
  * in errors, formatted only when there is one. */
 static MTLS_RESULT add_b64_cert(struct der_list *out, const char *b64, size_t len, int pem,

@@ -6,7 +6,8 @@
  *
  * Every loader below appends to `out` and checks each certificate as `out->check` says
  * (full X.509 parse, or structural for leaf pins: see MTLS_CERT_CHECK_PIN); errors name
- * `what` (a JSON path) or the file, plus "PEM block N" and the reason.
+ * `what` (a JSON path) or the file, plus "PEM block N" and the reason. A list of leaf pins
+ * keeps only the SHA-256 of each pin, never its DER (see MTLS_CERT_CHECK_PIN).
  */
 #ifndef MTLS_TRUSTSTORE_H
 #define MTLS_TRUSTSTORE_H
@@ -20,18 +21,31 @@
 #define MTLS_MAX_FILE_BYTES ((size_t)256 << 20) /* one PEM/cert file */
 #define MTLS_MAX_CERT_BYTES ((size_t)64 << 10)  /* one certificate */
 
-/* How a loader checks each certificate it appends to a der_list (der_list.check).
+/* How a loader checks and keeps each certificate it appends to a der_list
+ * (der_list.check, set before the first item and never changed; a list whose `check`
+ * changed after items were added fails with MTLS_ERR_INVALID_ARGUMENT).
  * - MTLS_CERT_CHECK_FULL (the default of a zeroed list): BoringSSL parses it as X.509
- *   (d2i_X509). For CA certificates (trusted_ca_certs*, `ca` providers), which are parsed
- *   again anyway when the ctx is compiled.
+ *   (d2i_X509) and the list keeps its DER (items[i]). For CA certificates
+ *   (trusted_ca_certs*, `ca` providers), which are parsed again when the ctx is compiled.
  * - MTLS_CERT_CHECK_PIN: a structural DER walk only (mtlsp_cert_check_structure), for leaf
- *   pins (Caddy's leaf verifier, trusted_leaf_certs). A pin is only ever compared byte for
- *   byte with a client certificate, which the handshake parses anyway: a pin that is not a
- *   certificate can never equal one, so it cannot admit anybody. What is lost is a precise
- *   load error for a corrupt pin that is still DER-shaped (Caddy's loaders run
- *   x509.ParseCertificate on every pin and refuse such a file); what is won is the cost of
- *   a full X.509 parse per pin, half of the load time of a million pins. */
+ *   pins (Caddy's leaf verifier, trusted_leaf_certs), and the list keeps only the SHA-256
+ *   of each pin's DER (digests[i], 32 bytes): the DER is decoded into a scratch buffer
+ *   reused for every pin, checked, hashed and dropped.
+ *   A pin is only ever compared with a client certificate, which the handshake parses
+ *   anyway: a pin that is not a certificate can never equal one, so it cannot admit
+ *   anybody. What is lost is a precise load error for a corrupt pin that is still
+ *   DER-shaped (Caddy's loaders run x509.ParseCertificate on every pin and refuse such a
+ *   file); what is won is the cost of a full X.509 parse per pin.
+ *   Caddy compares the raw bytes (x509.Certificate.Equal); libmtls compares their SHA-256
+ *   digests. Equal bytes give equal digests, and different bytes with equal digests would
+ *   be a SHA-256 second preimage of a pinned certificate (about 2^256 work; even a plain
+ *   collision, 2^128, is out of reach, and X.509 signatures rely on the same property), so
+ *   the two tests admit the same certificates for all practical purposes. Keeping 32 bytes
+ *   instead of the DER (~650 bytes) is what lets a million pins load in about a second and
+ *   hold tens of bytes each. */
 enum cert_check { MTLS_CERT_CHECK_FULL = 0, MTLS_CERT_CHECK_PIN = 1 };
+
+#define MTLS_PIN_DIGEST_LEN 32 /* SHA-256 */
 
 struct der {
     const uint8_t *data; /* borrowed from the arena of the der_list holding it */
@@ -41,34 +55,51 @@ struct der {
 /* struct der_chunk: one block of a der_list's arena (private to der_list.c). */
 struct der_chunk;
 
-/* A list of DER certificates. The bytes of every item live in the list's own arena, a chain
- * of blocks that never move once allocated (so items[i].data stays valid while more items
- * are appended), filled in order and freed all at once by mtlsp_der_list_free; items[i]
- * only points into it. One allocation per block (4 KiB growing to 8 MiB), not per
- * certificate. A zeroed struct is an empty list that checks fully (MTLS_CERT_CHECK_FULL);
- * set `check` before loading pins into it. Not thread-safe while being filled; read-only
- * afterwards. */
+/* A list of DER certificates, or of the SHA-256 of leaf pins (check == MTLS_CERT_CHECK_PIN).
+ * - Full lists: the bytes of every item live in the list's own arena, a chain of blocks
+ *   that never move once allocated (so items[i].data stays valid while more items are
+ *   appended), filled in order and freed all at once by mtlsp_der_list_free; items[i] only
+ *   points into it. One allocation per block (4 KiB growing to 8 MiB), not per
+ *   certificate. `digests` is NULL.
+ * - Pin lists: `items` is NULL and digests[i] is the SHA-256 of the i-th pin's DER
+ *   (duplicates included, in load order); the arena is a single scratch block, reused by
+ *   every reservation, that the decoders write each pin into before it is hashed.
+ * `num` counts the items either way. A zeroed struct is an empty full list; set `check`
+ * before loading pins into it. Not thread-safe while being filled; read-only afterwards. */
 struct der_list {
-    struct der *items; /* owned array; the bytes are in `arena` */
+    struct der *items; /* full lists: owned array; the bytes are in `arena` */
+    uint8_t (*digests)[MTLS_PIN_DIGEST_LEN]; /* pin lists: owned array */
     size_t num;
-    size_t cap;
-    struct der_chunk *arena; /* owned: newest block first */
+    size_t cap; /* of items or digests */
+    struct der_chunk *arena; /* owned: newest block first (pin lists: the scratch block) */
     enum cert_check check;
 };
 
-/* mtlsp_der_list_add appends a copy of `data` (the caller has checked it) to `l`'s arena. */
+/* mtlsp_der_list_add appends a copy of `data` (the caller has checked it) to `l`'s arena,
+ * or its SHA-256 to a pin list's digests. */
 MTLS_RESULT mtlsp_der_list_add(struct der_list *l, const uint8_t *data, size_t len,
                                mtls_error *err);
-/* mtlsp_der_list_reserve: room for one more item of at most `max` bytes, at `*out` in the
- * arena. The caller writes the item there and appends it with mtlsp_der_list_commit, or
- * does nothing (the room is reused by the next reservation). Fails only with NOMEM. */
+/* mtlsp_der_list_reserve: room for one more item of at most `max` bytes, at `*out` (in the
+ * arena; for a pin list, in its scratch block). The caller writes the item there and
+ * appends it with mtlsp_der_list_commit, or does nothing (the room is reused by the next
+ * reservation). Fails with NOMEM, or INVALID_ARGUMENT when `check` changed (see above). */
 MTLS_RESULT mtlsp_der_list_reserve(struct der_list *l, size_t max, uint8_t **out,
                                    mtls_error *err);
-/* mtlsp_der_list_commit appends the first `len` (<= max) bytes of the last reservation. */
+/* mtlsp_der_list_commit appends the first `len` (<= max) bytes of the last reservation
+ * (a pin list: hashes them into the next digest; the bytes are then dropped). */
 void mtlsp_der_list_commit(struct der_list *l, size_t len);
-/* Moves every item of `from` (and its arena) to the end of `to`; `from` is left empty. */
+/* Moves every item of `from` (and its arena) to the end of `to`; `from` is left empty.
+ * Both must be full lists, or both pin lists (else MTLS_ERR_INVALID_ARGUMENT). */
 MTLS_RESULT mtlsp_der_list_move(struct der_list *to, struct der_list *from, mtls_error *err);
-/* Frees the items and the arena; `l` is left an empty list (its `check` kept). */
+/* mtlsp_der_list_done: loading is over. A pin list gives back its scratch block and the
+ * unused tail of its digest array; a full list is left as it is. Never fails (a failed
+ * shrink keeps the bigger array). More items may still be added afterwards. */
+void mtlsp_der_list_done(struct der_list *l);
+/* mtlsp_der_list_digest: the SHA-256 of item `i`'s DER (stored for a pin list, computed
+ * for a full one). */
+void mtlsp_der_list_digest(const struct der_list *l, size_t i,
+                           uint8_t out[MTLS_PIN_DIGEST_LEN]);
+/* Frees the items, digests and the arena; `l` is left an empty list (its `check` kept). */
 void mtlsp_der_list_free(struct der_list *l);
 /* mtlsp_advise_huge: a hint that [p, p + n) (its 2 MiB-aligned part) be backed by
  * transparent huge pages: fewer page faults when a big allocation is first written. */
@@ -115,7 +146,7 @@ const char *mtlsp_base64_reason(int code);
 /* mtlsp_cert_from_base64 decodes standard base64 (Caddy's `trusted_ca_certs` and
  * `trusted_leaf_certs` entries; CR and LF skipped) straight into `out`'s arena, checks it
  * and appends it. `what` names the JSON path in errors
- * (MTLS_ERR_BASE64_INVALID, MTLS_ERR_DER_INVALID). */
+ * (MTLS_ERR_BASE64_INVALID, MTLS_ERR_DER_INVALID). A pin list keeps only the SHA-256. */
 MTLS_RESULT mtlsp_cert_from_base64(struct der_list *out, const char *b64, size_t len,
                                    const char *what, mtls_error *err);
 
@@ -123,7 +154,8 @@ MTLS_RESULT mtlsp_cert_from_base64(struct der_list *out, const char *b64, size_t
  * must be a CERTIFICATE (else MTLS_ERR_PEM_WRONG_TYPE naming the block type and `what`), at
  * least one must be present (else MTLS_ERR_PEM_NO_CERTIFICATE), bodies must be valid
  * base64 (spaces, tabs, CR, LF skipped, as Go's encoding/pem does; MTLS_ERR_BASE64_INVALID)
- * of one certificate (MTLS_ERR_DER_INVALID), decoded straight into `out`'s arena. */
+ * of one certificate (MTLS_ERR_DER_INVALID), decoded straight into `out`'s arena (a pin list:
+ * into its scratch block, then hashed). */
 MTLS_RESULT mtlsp_certs_from_pem(struct der_list *out, const char *text, size_t len,
                                  const char *what, mtls_error *err);
 
@@ -165,25 +197,28 @@ MTLS_RESULT mtlsp_certs_from_file(struct der_list *out, const char *path, mtls_e
  * frees `out` either way. */
 MTLS_RESULT mtlsp_certs_from_folder(struct der_list *out, const char *dir, mtls_error *err);
 
-/* Leaf pin set: constant-time lookup of a leaf DER by SHA-256. Immutable once built.
- * mtlsp_pinset_new BORROWS `certs`: the pinset stores only hash bits and indexes into it,
- * so `certs` must stay alive and unmodified until mtlsp_pinset_free. About 16 bytes per
- * pin besides the DER itself; duplicates are counted once. It also keeps a digest of the
- * whole list (mtlsp_pinset_digest). */
+/* Leaf pin set: constant-time lookup of a leaf by the SHA-256 of its DER. Immutable once
+ * built. mtlsp_pinset_new BORROWS `certs`: for a pin list (MTLS_CERT_CHECK_PIN) the pinset
+ * stores only hash bits and indexes into its digests, so `certs` must stay alive and
+ * unmodified until mtlsp_pinset_free; for a full list it hashes every item into a digest
+ * array of its own. A hit is an equal 32-byte digest (why that is Caddy's byte comparison:
+ * MTLS_CERT_CHECK_PIN). About 16 bytes of table per pin besides the list's 32-byte digest;
+ * duplicates are counted once. It also keeps a digest of the whole list
+ * (mtlsp_pinset_digest). */
 struct pinset;
 MTLS_RESULT mtlsp_pinset_new(struct pinset **out, const struct der_list *certs,
                              mtls_error *err);
 void mtlsp_pinset_free(struct pinset *p);
-/* Returns 1 if the exact bytes `der` are in the set, else 0. Thread-safe. */
+/* Returns 1 if the bytes `der` are in the set (their SHA-256 is), else 0. Thread-safe. */
 int mtlsp_pinset_contains(const struct pinset *p, const uint8_t *der, size_t len);
 size_t mtlsp_pinset_size(const struct pinset *p);
 /* mtlsp_pinset_digest: SHA-256 over the count and the SHA-256 of every item of `certs`, in
- * list order, duplicates included (computed by mtlsp_pinset_new from the hashes it needs
+ * list order, duplicates included (computed by mtlsp_pinset_new from the digests it reads
  * anyway): it changes whenever any pin, their order or their number changes. For the
  * session-ID context. */
 void mtlsp_pinset_digest(const struct pinset *p, uint8_t out[32]);
-/* mtlsp_pinset_contains_hash: the same with the leaf's SHA-256 already computed. */
-int mtlsp_pinset_contains_hash(const struct pinset *p, const uint8_t sha256[32],
-                               const uint8_t *der, size_t len);
+/* mtlsp_pinset_contains_hash: the same with the leaf's SHA-256 already computed (all a
+ * lookup needs). Returns 0 for a NULL set or hash. */
+int mtlsp_pinset_contains_hash(const struct pinset *p, const uint8_t sha256[32]);
 
 #endif

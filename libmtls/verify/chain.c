@@ -174,12 +174,11 @@ static int leaf_pinned(const struct compiled_policy *cp, struct mtlsp_blob *leaf
     if (cp->num_pins == 0) {
         return 1; /* no leaf verifier: skip the hash */
     }
-    const uint8_t *der = mtlsp_blob_data(leaf);
-    size_t len = mtlsp_blob_len(leaf);
+    /* Pins are kept as SHA-256 digests only (truststore.h, MTLS_CERT_CHECK_PIN). */
     uint8_t digest[SHA256_DIGEST_LENGTH];
-    SHA256(der, len, digest);
+    SHA256(mtlsp_blob_data(leaf), mtlsp_blob_len(leaf), digest);
     for (size_t i = 0; i < cp->num_pins; i++) {
-        if (!mtlsp_pinset_contains_hash(cp->pins[i], digest, der, len)) {
+        if (!mtlsp_pinset_contains_hash(cp->pins[i], digest)) {
             return 0;
         }
     }

@@ -98,8 +98,9 @@ static void compute_sid_ctx(struct compiled_policy *cp, const struct conn_policy
     for (size_t i = 0; i < pol->auth.anchors.num; i++) {
         hash_bytes(&h, pol->auth.anchors.items[i].data, pol->auth.anchors.items[i].len);
     }
-    /* Pins: each pin set's digest of its pins' SHA-256 (made while building the set), not
-     * their DER again: a million pins would cost another ~0.4 s here. */
+    /* Pins: each pin set's digest of its pins' SHA-256 in list order (made while building
+     * the set; the DER of pins is not kept): any changed, added, removed or reordered pin
+     * changes it. */
     hash_u64(&h, pol->auth.num_leaf_lists);
     for (size_t l = 0; l < pol->auth.num_leaf_lists; l++) {
         uint8_t digest[SHA256_DIGEST_LENGTH];

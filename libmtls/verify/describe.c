@@ -72,17 +72,23 @@ static json_t *text(const char *s, size_t n)
     return v;
 }
 
-static json_t *sha256_hex(const uint8_t *der, size_t len)
+/* hex_json: a SHA-256 digest in lowercase hex. */
+static json_t *hex_json(const uint8_t md[SHA256_DIGEST_LENGTH])
 {
     static const char hex[] = "0123456789abcdef";
-    uint8_t md[SHA256_DIGEST_LENGTH];
     char s[2 * SHA256_DIGEST_LENGTH];
-    SHA256(der, len, md);
-    for (size_t i = 0; i < sizeof(md); i++) {
+    for (size_t i = 0; i < SHA256_DIGEST_LENGTH; i++) {
         s[2 * i] = hex[md[i] >> 4];
         s[2 * i + 1] = hex[md[i] & 15];
     }
     return json_stringn(s, sizeof(s));
+}
+
+static json_t *sha256_hex(const uint8_t *der, size_t len)
+{
+    uint8_t md[SHA256_DIGEST_LENGTH];
+    SHA256(der, len, md);
+    return hex_json(md);
 }
 
 static MTLS_RESULT put_cidrs(json_t *obj, const char *key, const struct cidr *c, size_t n,
@@ -189,9 +195,11 @@ static MTLS_RESULT describe_auth(json_t *pol, const struct client_auth *a, mtls_
     for (size_t l = 0; l < a->num_leaf_lists; l++) {
         json_t *pins = json_array();
         GUARD(push(lists, pins, err));
+        /* Pin lists keep only each pin's SHA-256, which is what is shown. */
         for (size_t i = 0; i < a->leaf_lists[l].num; i++) {
-            const struct der *d = &a->leaf_lists[l].items[i];
-            GUARD(push(pins, sha256_hex(d->data, d->len), err));
+            uint8_t md[SHA256_DIGEST_LENGTH];
+            mtlsp_der_list_digest(&a->leaf_lists[l], i, md);
+            GUARD(push(pins, hex_json(md), err));
         }
     }
     return MTLS_RESULT_OK;
