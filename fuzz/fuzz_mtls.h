@@ -29,7 +29,7 @@ void fuzz_check_error(const mtls_error *err);
 size_t fuzz_split_chain(const uint8_t *data, size_t size, const uint8_t **certs, size_t *lens,
                         size_t max);
 
-/* ---- the fixed PKI (fuzz_pki.c): deterministic, built in memory with BoringSSL -------- */
+/* ---- the fixed PKI (fuzz_pki.c): deterministic, built in memory (BoringSSL or OpenSSL) - */
 
 /* 2026-01-01T00:00:00Z: the fixed clock of every verification. */
 #define FUZZ_NOW INT64_C(1767225600)
@@ -49,7 +49,7 @@ struct fuzz_pki {
     char *root_b64, *inter_b64, *leaf_b64; /* standard base64 of the DER, NUL-terminated */
 };
 
-/* fuzz_pki_get builds the PKI on first use (aborts if BoringSSL fails) and returns it. */
+/* fuzz_pki_get builds the PKI on first use (aborts if the TLS library fails) and returns it. */
 const struct fuzz_pki *fuzz_pki_get(void);
 
 /* ---- certificate building, for the PKI and for fuzz/mkseeds.c -------------------------- */

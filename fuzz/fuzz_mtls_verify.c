@@ -20,18 +20,19 @@
  * Invariants:
  * - tool_certs_parse: a refusal leaves the list as it was, with a message that names a line
  *   or byte of the file that exists; a success appends certificates that are each one
- *   complete DER certificate BoringSSL parses and that are: for DER input, the input cut in
- *   pieces (concatenated, they are the file); for PEM input, exactly the CERTIFICATE and
- *   X509 CERTIFICATE blocks a reference reading of the file finds, in order, at their BEGIN
- *   lines, byte-identical to BoringSSL's base64 decoding of each body, the other blocks
- *   counted as skipped. Parsing the file again, alone and with a message buffer too small
- *   for the message, gives the same certificates, lines and skipped count, or the same
- *   message (cut); only the 100-certificate limit may make the appended parse fail alone.
+ *   complete DER certificate the TLS library (d2i_X509) parses and that are: for DER input,
+ *   the input cut in pieces (concatenated, they are the file); for PEM input, exactly the
+ *   CERTIFICATE and X509 CERTIFICATE blocks a reference reading of the file finds, in order,
+ *   at their BEGIN lines, byte-identical to a strict base64 decoding of each body (BoringSSL's
+ *   EVP_DecodeBase64 rules, ref_b64_decode), the other blocks counted as skipped. Parsing the
+ *   file again, alone and with a message buffer too small for the message, gives the same
+ *   certificates, lines and skipped count, or the same message (cut); only the
+ *   100-certificate limit may make the appended parse fail alone.
  * - tool_parse_time: the same result twice; a refusal quotes the value; a time renders
  *   (tool_format_time) to text that parses back to the same instant; an RFC 3339 value
  *   shifted by its zone renders as its own date and time ("Z", fraction dropped).
  * - libmtls's --ca reader: a failure fills mtls_error naming "--ca"; a success gives
- *   certificates BoringSSL parses.
+ *   certificates the TLS library parses.
  * - the verdict: fuzz_check_peer (fuzz_peer.c: verdict, message, every placeholder, the
  *   same twice); a verified path starts at the leaf sent, runs through certificates that
  *   were sent (CERT or --untrusted) or are trust anchors (BoringSSL's first path goes on
@@ -44,10 +45,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <limits.h>
+
 #include <jansson.h>
-#include <openssl/base64.h>
-#include "core/der.h"
+#include <openssl/evp.h>
 #include <openssl/x509.h>
+
+#include "core/der.h"
 
 #include "../tools/mtls/tool.h"
 #include "fuzz_mtls.h"
@@ -144,7 +148,7 @@ static void split(struct part *parts, size_t num, const uint8_t *data, size_t si
 
 /* ---- tool_certs_parse ------------------------------------------------------------------ */
 
-/* One complete DER certificate that BoringSSL parses, as pem.h promises. */
+/* One complete DER certificate that the TLS library parses, as pem.h promises. */
 static void check_one_cert(const uint8_t *der, size_t len)
 {
     mtlsp_cbs cbs, elem;
@@ -208,14 +212,44 @@ static int ref_is_cert(const uint8_t *label, size_t n)
            (n == 16 && memcmp(label, "X509 CERTIFICATE", 16) == 0);
 }
 
-/* Certificate `i` is the base64 body (spaces and tabs dropped) of `b64`, per BoringSSL. */
+static int ref_b64_char(uint8_t c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '+' || c == '/';
+}
+
+/* Strict standard base64 as BoringSSL's EVP_DecodeBase64 reads it: a multiple of 4 bytes of
+ * the alphabet, '=' only as the last one or two (unused low bits not checked). The shape is
+ * checked here and the bytes come from EVP_DecodeBlock, which both TLS libraries have
+ * (OpenSSL's would skip whitespace around the text and read '=' anywhere as zero bits).
+ * `out` has room for n / 4 * 3 bytes. Returns 1 and *out_len, or 0 when invalid. */
+static int ref_b64_decode(uint8_t *out, size_t *out_len, const uint8_t *b64, size_t n)
+{
+    size_t pad = n >= 1 && b64[n - 1] == '=' ? 1 + (n >= 2 && b64[n - 2] == '=') : 0;
+    if (n % 4 != 0 || n > INT_MAX) {
+        return 0;
+    }
+    for (size_t i = 0; i < n - pad; i++) {
+        if (!ref_b64_char(b64[i])) {
+            return 0;
+        }
+    }
+    int got = n > 0 ? EVP_DecodeBlock(out, b64, (int)n) : 0;
+    if (got < 0 || (size_t)got != n / 4 * 3) {
+        return 0;
+    }
+    *out_len = (size_t)got - pad; /* EVP_DecodeBlock counts the padding as zero bytes */
+    return 1;
+}
+
+/* Certificate `i` is the base64 body (spaces and tabs dropped) of `b64`, strictly decoded. */
 static void check_decoded(const struct tool_certs *c, size_t i, const uint8_t *b64, size_t n)
 {
-    size_t max = 0, got = 0;
-    FUZZ_CHECK(i < c->num && EVP_DecodedLength(&max, n));
-    uint8_t *der = malloc(max > 0 ? max : 1);
+    size_t got = 0;
+    FUZZ_CHECK(i < c->num);
+    uint8_t *der = malloc(n / 4 * 3 + 1);
     FUZZ_CHECK(der != NULL);
-    FUZZ_CHECK(EVP_DecodeBase64(der, &got, max, b64, n) == 1);
+    FUZZ_CHECK(ref_b64_decode(der, &got, b64, n));
     FUZZ_CHECK(got == c->lens[i] && memcmp(der, c->ders[i], got) == 0);
     free(der);
 }

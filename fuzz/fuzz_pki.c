@@ -3,22 +3,24 @@
  * builder that fuzz/mkseeds.c uses for seed chains.
  *
  * Determinism: keys come from fixed seeds (Ed25519 from a SHA-256 of the seed text, P-256
- * via EC_KEY_derive_from_secret), validity times and serials are fixed, and every issuer of
- * the fixed PKI is Ed25519, whose signatures are deterministic: the DER is the same on
- * every run, so seeds that embed it (policy documents, chains) keep meaning the same thing.
+ * as BoringSSL's EC_KEY_derive_from_secret derives it, computed here with calls BoringSSL and
+ * OpenSSL 3 both have), validity times and serials are fixed, and every issuer of the fixed
+ * PKI is Ed25519, whose signatures are deterministic: the DER is the same on every run and
+ * in both builds (-Dtls_backend), so seeds that embed it (policy documents, chains) keep
+ * meaning the same thing.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/base64.h>
-#include <openssl/bytestring.h>
+#include <openssl/bn.h>
+#include <openssl/crypto.h>
 #include <openssl/ec.h>
-#include <openssl/ec_key.h>
+#include <openssl/ecdsa.h> /* BoringSSL: EC_KEY (openssl/ec_key.h, which OpenSSL lacks) */
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/mem.h>
-#include <openssl/nid.h>
+#include <openssl/hmac.h>
+#include <openssl/obj_mac.h>
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -86,6 +88,63 @@ const struct fuzz_cert_spec fuzz_spec_stranger = {
     .ext_key_usage = "clientAuth",
 };
 
+/* HKDF-SHA256 (RFC 5869) with an empty salt, 48 bytes of output (two HMAC blocks). */
+static int hkdf_sha256_48(uint8_t out[48], const uint8_t *secret, size_t secret_len,
+                          const char *info)
+{
+    static const uint8_t zeros[SHA256_DIGEST_LENGTH];
+    uint8_t prk[SHA256_DIGEST_LENGTH], t2[SHA256_DIGEST_LENGTH];
+    uint8_t block[SHA256_DIGEST_LENGTH + 64 + 1];
+    size_t info_len = strlen(info);
+    unsigned md_len = 0;
+    if (info_len > 64 ||
+        HMAC(EVP_sha256(), zeros, sizeof(zeros), secret, secret_len, prk, &md_len) == NULL) {
+        return 0;
+    }
+    /* T(1) = HMAC(PRK, info | 1), T(2) = HMAC(PRK, T(1) | info | 2) */
+    memcpy(block, info, info_len);
+    block[info_len] = 1;
+    if (HMAC(EVP_sha256(), prk, sizeof(prk), block, info_len + 1, out, &md_len) == NULL) {
+        return 0;
+    }
+    memcpy(block, out, SHA256_DIGEST_LENGTH);
+    memcpy(block + SHA256_DIGEST_LENGTH, info, info_len);
+    block[SHA256_DIGEST_LENGTH + info_len] = 2;
+    if (HMAC(EVP_sha256(), prk, sizeof(prk), block, SHA256_DIGEST_LENGTH + info_len + 1, t2,
+             &md_len) == NULL) {
+        return 0;
+    }
+    memcpy(out + SHA256_DIGEST_LENGTH, t2, 48 - SHA256_DIGEST_LENGTH);
+    return 1;
+}
+
+/* The P-256 key BoringSSL's EC_KEY_derive_from_secret(P-256, seed) gives: 48 bytes of
+ * HKDF-SHA256(seed, info "derive EC key P-256") reduced modulo the group order (128 bits
+ * more than the order, so the bias is negligible). */
+static EC_KEY *derive_p256(const char *seed)
+{
+    uint8_t okm[48];
+    EC_KEY *ec = EC_KEY_new_by_curve_name(NID_X9_62_prime256v1);
+    const EC_GROUP *group = ec != NULL ? EC_KEY_get0_group(ec) : NULL;
+    BN_CTX *bn_ctx = BN_CTX_new();
+    BIGNUM *priv = BN_new();
+    EC_POINT *pub = group != NULL ? EC_POINT_new(group) : NULL;
+    int ok = pub != NULL && bn_ctx != NULL && priv != NULL &&
+             hkdf_sha256_48(okm, (const uint8_t *)seed, strlen(seed), "derive EC key P-256") &&
+             BN_bin2bn(okm, sizeof(okm), priv) != NULL &&
+             BN_nnmod(priv, priv, EC_GROUP_get0_order(group), bn_ctx) &&
+             EC_POINT_mul(group, pub, priv, NULL, NULL, bn_ctx) &&
+             EC_KEY_set_private_key(ec, priv) && EC_KEY_set_public_key(ec, pub);
+    EC_POINT_free(pub);
+    BN_free(priv);
+    BN_CTX_free(bn_ctx);
+    if (!ok) {
+        EC_KEY_free(ec);
+        return NULL;
+    }
+    return ec;
+}
+
 static EVP_PKEY *make_key(const struct fuzz_cert_spec *s)
 {
     if (s->key_kind == FUZZ_KEY_ED25519) {
@@ -93,12 +152,8 @@ static EVP_PKEY *make_key(const struct fuzz_cert_spec *s)
         SHA256((const uint8_t *)s->key_seed, strlen(s->key_seed), seed);
         return EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, sizeof(seed));
     }
-    EC_GROUP *group = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
-    EC_KEY *ec = group ? EC_KEY_derive_from_secret(group, (const uint8_t *)s->key_seed,
-                                                   strlen(s->key_seed))
-                       : NULL;
+    EC_KEY *ec = derive_p256(s->key_seed);
     EVP_PKEY *key = EVP_PKEY_new();
-    EC_GROUP_free(group);
     if (ec == NULL || key == NULL || !EVP_PKEY_assign_EC_KEY(key, ec)) {
         EC_KEY_free(ec);
         EVP_PKEY_free(key);
@@ -199,13 +254,13 @@ void fuzz_cert_free(struct fuzz_cert *c)
 
 char *fuzz_base64(const uint8_t *p, size_t n)
 {
-    size_t cap;
-    if (!EVP_EncodedLength(&cap, n)) {
+    /* EVP_EncodeBlock takes an int length in OpenSSL (size_t in BoringSSL). */
+    if (n > (size_t)INT32_MAX / 4 * 3 - 3) {
         return NULL;
     }
-    char *out = malloc(cap);
+    char *out = malloc(4 * ((n + 2) / 3) + 1);
     if (out != NULL) {
-        EVP_EncodeBlock((uint8_t *)out, p, n);
+        EVP_EncodeBlock((uint8_t *)out, p, (int)n);
     }
     return out;
 }

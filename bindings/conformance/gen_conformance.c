@@ -5,7 +5,7 @@
  * identity. The verdicts are not taken on trust from libmtls: each case's expected
  * accept/reason comes from the manifest (as test_tls_handshake.c's expected() reads it) or
  * from the rule the case was written for, and the generator fails naming the case when
- * libmtls disagrees. SAN list lengths are cross-checked against BoringSSL's own parse.
+ * libmtls disagrees. SAN list lengths are cross-checked against the TLS library's own parse.
  *
  * Usage: gen_conformance OUTPUT.json
  */
@@ -138,7 +138,8 @@ static struct want fixed(int mode, int verifies, int accept, int reason)
     return w;
 }
 
-/* Number of subjectAltName entries of GENERAL_NAME `type` in leaf DER (BoringSSL's view). */
+/* Number of subjectAltName entries of GENERAL_NAME `type` in leaf DER (the TLS library's
+ * view: BoringSSL or OpenSSL). */
 static size_t san_count(const uint8_t *der, size_t len, int type)
 {
     const uint8_t *p = der;
@@ -147,9 +148,10 @@ static size_t san_count(const uint8_t *der, size_t len, int type)
         return 0;
     }
     GENERAL_NAMES *names = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
-    size_t n = 0;
-    for (size_t i = 0; names != NULL && i < sk_GENERAL_NAME_num(names); i++) {
-        n += sk_GENERAL_NAME_value(names, i)->type == type;
+    /* sk_*_num: size_t in BoringSSL, int (-1 for NULL) in OpenSSL */
+    size_t n = 0, num = names != NULL ? (size_t)sk_GENERAL_NAME_num(names) : 0;
+    for (size_t i = 0; i < num; i++) {
+        n += sk_GENERAL_NAME_value(names, (int)i)->type == type;
     }
     GENERAL_NAMES_free(names);
     X509_free(x);
@@ -162,7 +164,7 @@ static int add_identity(void *user, const char *name, const char *value, size_t 
     return 0;
 }
 
-/* Checks the identity's SAN lists against BoringSSL's parse of the leaf. */
+/* Checks the identity's SAN lists against the TLS library's parse of the leaf. */
 static void check_san_counts(const char *name, const struct chain *c, const size_t counts[4])
 {
     static const int types[4] = {GEN_DNS, GEN_EMAIL, GEN_IPADD, GEN_URI};

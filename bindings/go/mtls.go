@@ -67,8 +67,9 @@ const (
 func Version() string { return C.GoString(C.mtls_version()) }
 
 // TLSLibrary returns what the TLS library that libmtls's calls actually reach reports about
-// itself: "BoringSSL" for the default build. (A Go program holds no OpenSSL of its own, so
-// libmtls binds to the library it was linked with.)
+// itself: "BoringSSL" for the default build, "OpenSSL 3.x.y ..." for the OpenSSL build. (A
+// Go program holds no OpenSSL of its own, so libmtls binds to the library it was linked
+// with.)
 func TLSLibrary() string { return C.GoString(C.mtls_tls_library()) }
 
 // Placeholders returns every placeholder name libmtls knows (mtls_placeholder_name),

@@ -25,6 +25,7 @@
 
 const koffi = require('koffi');
 const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
 const path = require('node:path');
 
 const SONAME = 'libmtls.so.0';
@@ -134,6 +135,33 @@ function pin(file) {
   return false;
 }
 
+// The distinct libcrypto files mapped into this process (/proc/self/maps; [] elsewhere).
+function mappedLibcrypto() {
+  try {
+    const files = fs.readFileSync('/proc/self/maps', 'utf8').split('\n')
+      .map((line) => line.split(/\s+/).slice(5).join(' '))
+      .filter((f) => f.includes('/libcrypto.so'));
+    return [...new Set(files)];
+  } catch {
+    return [];
+  }
+}
+
+// Whether every libcrypto in the process, asked directly, reports `tls` itself: then the
+// library libmtls links (among them) is the one its calls reach. True for the OpenSSL build
+// of libmtls, which shares node's libcrypto.so.3; false when a BoringSSL build's calls were
+// captured (its BoringSSL libcrypto is mapped and says "BoringSSL").
+function tlsLibraryIsOwn(tls) {
+  const files = mappedLibcrypto();
+  return files.length > 0 && files.every((f) => {
+    try {
+      return koffi.load(f).func('const char *OpenSSL_version(int type)')(0) === tls;
+    } catch {
+      return false;
+    }
+  });
+}
+
 function load() {
   if (state !== null) {
     return state;
@@ -158,9 +186,10 @@ function load() {
                     tried.join('\n  '));
   }
   const tls = state.fn.tlsLibrary();
-  if (!tls.startsWith('BoringSSL')) {
-    // Not fatal: an OpenSSL build of libmtls legitimately answers "OpenSSL 3...". For a
-    // BoringSSL build this means the library was already loaded without RTLD_DEEPBIND.
+  if (!tls.startsWith('BoringSSL') && !tlsLibraryIsOwn(tls)) {
+    // Not fatal. An OpenSSL build of libmtls legitimately answers "OpenSSL 3..." (and every
+    // libcrypto here says the same: no warning). For a BoringSSL build this means the
+    // library was already loaded without RTLD_DEEPBIND.
     process.emitWarning(`libmtls (${state.path}) runs on "${tls}", not BoringSSL: if this ` +
                         'libmtls was built against BoringSSL, it was loaded without deep ' +
                         'binding and its calls reach another TLS library (DESIGN.md §4)',

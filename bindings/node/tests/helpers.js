@@ -30,6 +30,16 @@ function env() {
 
 const ENV = env();
 
+// What mtls_tls_library() must say in this build: meson sets MTLS_EXPECT_TLS_LIBRARY
+// ("BoringSSL", or "OpenSSL 3" for -Dtls_backend=openssl, whose libmtls links the system's
+// libssl.so.3, the one node uses too); it matches exactly or followed by "." and the rest
+// of the version ("OpenSSL 3.0.19 27 Jan 2026").
+const EXPECTED_TLS_LIBRARY = process.env.MTLS_EXPECT_TLS_LIBRARY || 'BoringSSL';
+const OPENSSL_BUILD = EXPECTED_TLS_LIBRARY.startsWith('OpenSSL');
+function isExpectedTlsLibrary(name) {
+  return name === EXPECTED_TLS_LIBRARY || name.startsWith(`${EXPECTED_TLS_LIBRARY}.`);
+}
+
 let tableCache = null;
 function table() {
   if (tableCache === null) {
@@ -124,4 +134,7 @@ function manifest() {
   return lines.slice(1).map((l) => Object.fromEntries(l.split('\t').map((v, i) => [cols[i], v])));
 }
 
-module.exports = { ENV, table, findCase, ders, chainForms, compare, pki, manifest };
+module.exports = {
+  ENV, EXPECTED_TLS_LIBRARY, OPENSSL_BUILD, isExpectedTlsLibrary, table, findCase, ders,
+  chainForms, compare, pki, manifest,
+};

@@ -33,7 +33,7 @@ test('the whole table split across 3 workers, each with its own contexts', async
   const forms = h.table().cases.reduce((n, c) => n + h.chainForms(c).length, 0);
   assert.equal(checked, 2 * forms);
   for (const r of results) {
-    assert.equal(r.tlsLibrary, 'BoringSSL');
+    assert.ok(h.isExpectedTlsLibrary(r.tlsLibrary), r.tlsLibrary);
   }
 });
 

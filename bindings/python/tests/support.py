@@ -2,7 +2,8 @@
 
 Environment (set by meson; see ../README.md to run by hand): MTLS_LIBRARY (libmtls.so.0),
 MTLS_CONFORMANCE (bindings/conformance/conformance.json of the build), MTLS_PKI_DIR (the
-test PKI, libmtls/tests/pki of the build).
+test PKI, libmtls/tests/pki of the build), MTLS_EXPECT_TLS_LIBRARY (what mtls.tls_library()
+must say: "BoringSSL", the default, or "OpenSSL 3" for -Dtls_backend=openssl).
 """
 
 import base64
@@ -15,6 +16,18 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PACKAGE_ROOT = os.path.dirname(HERE)
+
+
+EXPECTED_TLS_LIBRARY = os.environ.get("MTLS_EXPECT_TLS_LIBRARY") or "BoringSSL"
+# The OpenSSL build links the system's libssl.so.3, the one Python's ssl module (and a
+# libcrypto.so.3 in the global scope) use too: sharing it is right, deep binding or not.
+OPENSSL_BUILD = EXPECTED_TLS_LIBRARY.startswith("OpenSSL")
+
+
+def is_expected_tls_library(name):
+    """Whether `name` (mtls_tls_library()) is the TLS library this build links: exactly
+    "BoringSSL", or "OpenSSL 3" followed by the rest of the version ("OpenSSL 3.0.19 ...")."""
+    return name == EXPECTED_TLS_LIBRARY or name.startswith(EXPECTED_TLS_LIBRARY + ".")
 
 
 def need_env(name):

@@ -25,7 +25,8 @@ class Library(unittest.TestCase):
     def test_version_and_tls_library(self):
         self.assertRegex(mtls.version(), r"^\d+\.\d+\.\d+")
         self.assertEqual(mtls.version(), mtls.__version__)
-        self.assertEqual(mtls.tls_library(), "BoringSSL")
+        self.assertTrue(support.is_expected_tls_library(mtls.tls_library()),
+                        (mtls.tls_library(), support.EXPECTED_TLS_LIBRARY))
         info = mtls.library_info()
         self.assertTrue(os.path.exists(info["path"]), info)
         if os.environ.get("MTLS_LIBRARY"):
