@@ -22,8 +22,8 @@ failed=()
 # 1. The normal build.
 meson test -C "$builddir" --print-errorlogs "$@" || failed+=("tests")
 
-# 1b. The OpenSSL build (BoringSSL-only parts -- examples, bindings, fuzz, bench -- are not
-# built there; meson.build says which).
+# 1b. The OpenSSL build (BoringSSL-only parts -- the examples, bench, the fuzz targets whose
+# oracle is BoringSSL -- are not built there; meson.build says which).
 ossldir=${builddir%/}-openssl
 werror=false
 [ "${CI:-}" = "true" ] && werror=true
