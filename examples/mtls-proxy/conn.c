@@ -20,7 +20,9 @@
 #include "rewrite.h"
 #include "worker.h"
 
-#define BODY_CHUNK IO_BUF
+/* Bodies move in chunks of up to four TLS records: fewer loop turns and epoll calls per
+ * byte, still a small bound per connection. */
+#define BODY_CHUNK (4 * IO_BUF)
 #define MAX_RESP_HEAD (64 * 1024)
 
 static void drive(struct conn *c);
@@ -38,10 +40,7 @@ static void log_once(struct conn *c)
 
 static void reset_request(struct conn *c)
 {
-    free(c->log_method);
-    free(c->log_host);
-    free(c->log_uri);
-    free(c->log_proto);
+    free(c->log_method); /* log_host, log_uri and log_proto live in the same block */
     c->log_method = c->log_host = c->log_uri = c->log_proto = NULL;
     sbuf_free(&c->uphead);
     c->req = REQ_NONE;
@@ -75,6 +74,9 @@ void conn_close(struct conn *c)
         close(c->fd);
     }
     reset_request(c);
+    free(c->log_tls);
+    bq_free(&c->io.rb);
+    bq_free(&c->io.wb);
     bq_free(&c->in);
     bq_free(&c->out);
     if (c->prev != NULL) {
@@ -140,7 +142,7 @@ void conn_accept(struct worker *w, struct srv *s, const char *listener, int fd,
         snprintf(c->remote_port, sizeof(c->remote_port), "%u", ntohs(a->sin_port));
     }
     c->ssl = SSL_new(s->ssl_ctx);
-    if (c->ssl == NULL || !SSL_set_fd(c->ssl, fd)) {
+    if (c->ssl == NULL || !cio_attach(c->ssl, &c->io, fd)) {
         ERR_clear_error();
         conn_close(c);
         return;
@@ -176,18 +178,38 @@ static int client_read(struct conn *c)
     return -1;
 }
 
+/* Nothing for the client is waiting, neither plaintext nor sealed records. */
+static int client_flushed(const struct conn *c)
+{
+    return bq_size(&c->out) == 0 && bq_size(&c->io.wb) == 0;
+}
+
 static int client_write(struct conn *c)
 {
     size_t n = bq_size(&c->out);
-    if (n == 0) {
-        return 0;
+    int f = cio_flush(&c->io);
+    if (f <= 0 || n == 0) {
+        c->client_eof |= f < 0;
+        return f < 0 ? -1 : 0;
     }
     ERR_clear_error();
-    int w = SSL_write(c->ssl, c->out.p + c->out.off, (int)(n > (1u << 20) ? 1u << 20 : n));
-    if (w > 0) {
+    /* SSL_write seals one record per call (SSL_MODE_ENABLE_PARTIAL_WRITE): up to four
+     * records collect in the BIO and leave in one send (tlsio.c), not one send each. */
+    c->io.cork = n > IO_BUF;
+    int w, records = 0;
+    while ((w = SSL_write(c->ssl, c->out.p + c->out.off, (int)(n > IO_BUF ? IO_BUF : n))) > 0) {
         bq_consume(&c->out, (size_t)w);
-        return 1;
+        n -= (size_t)w;
+        if (n == 0 || !c->io.cork || ++records == 4) {
+            break;
+        }
     }
+    c->io.cork = 0;
+    if (w > 0) {
+        c->client_eof |= cio_flush(&c->io) < 0;
+        return c->client_eof ? -1 : 1;
+    }
+    c->client_eof |= cio_flush(&c->io) < 0;
     int e = SSL_get_error(c->ssl, w);
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
         return 0;
@@ -241,12 +263,28 @@ static void respond_error(struct conn *c, int status, const char *why)
 
 static void start_upstream(struct conn *c);
 
+/* Copies `n` bytes of `s` to `*at` as a C string; returns the copy. */
+static char *put_str(char **at, const char *s, size_t n)
+{
+    char *p = *at;
+    memcpy(p, s, n);
+    p[n] = '\0';
+    *at = p + n + 1;
+    return p;
+}
+
+/* The access-log fields in one block (freed through log_method). */
 static void keep_log_fields(struct conn *c, const struct h1_request *r)
 {
-    c->log_method = xstrndup(r->method, r->method_len);
-    c->log_host = xstrndup(r->host ? r->host : "", r->host ? r->host_len : 0);
-    c->log_uri = xstrndup(r->target, r->target_len);
-    c->log_proto = xstrdup(r->minor == 0 ? "HTTP/1.0" : "HTTP/1.1");
+    size_t host_len = r->host ? r->host_len : 0;
+    char *p = malloc(r->method_len + host_len + r->target_len + 9 + 4);
+    if (p == NULL) {
+        return; /* logged with empty fields */
+    }
+    c->log_method = put_str(&p, r->method, r->method_len);
+    c->log_host = put_str(&p, r->host ? r->host : "", host_len);
+    c->log_uri = put_str(&p, r->target, r->target_len);
+    c->log_proto = put_str(&p, r->minor == 0 ? "HTTP/1.0" : "HTTP/1.1", 8);
 }
 
 /* Checks a parsed request and sends it on its way. */
@@ -350,7 +388,9 @@ static void start_upstream(struct conn *c)
         const struct upstream *u = &h->upstreams[(c->first + c->attempt) % h->num_upstreams];
         int err;
         c->attempt++;
-        c->up = up_get(c->w, u, &err);
+        /* Without a body, a stale pooled connection costs only a retry (see upstream_io):
+         * no need to probe the pool's connection first. */
+        c->up = up_get(c->w, u, c->req == REQ_BODY, &err);
         if (c->up == NULL) {
             c->last_timeout = 0;
             continue;
@@ -528,6 +568,12 @@ static int pump_tunnel(struct conn *c)
     return progress;
 }
 
+static int up_wants_input(const struct conn *c)
+{
+    size_t limit = c->resp == RESP_HEAD ? MAX_RESP_HEAD + 1 : BODY_CHUNK;
+    return bq_size(&c->up->in) < limit;
+}
+
 /* The upstream side: connect completion, writes, reads, EOF. */
 static int upstream_io(struct conn *c)
 {
@@ -569,9 +615,9 @@ static int upstream_io(struct conn *c)
         return 1;
     }
     progress |= s > 0;
-    size_t limit = c->resp == RESP_HEAD ? MAX_RESP_HEAD + 1 : BODY_CHUNK;
-    if (!u->eof && bq_size(&u->in) < limit) {
-        ssize_t r = up_recv(u);
+    if (!u->eof && up_wants_input(c)) {
+        size_t want = c->resp == RESP_HEAD ? IO_BUF / 2 : BODY_CHUNK - bq_size(&u->in);
+        ssize_t r = up_recv(u, want);
         progress |= r > 0;
         if (r < 0 && c->state != C_TUNNEL && c->resp == RESP_HEAD) {
             int stale = u->reused && bq_size(&u->in) == 0 && c->body_sent == 0;
@@ -637,7 +683,8 @@ static int wants_client_input(const struct conn *c)
 {
     switch (c->state) {
     case C_REQ_HEAD:
-        return bq_size(&c->in) <= c->srv->max_header_bytes;
+        /* The previous response goes out first: a client's EOF read now would cut it. */
+        return client_flushed(c) && bq_size(&c->in) <= c->srv->max_header_bytes;
     case C_PROXY:
         return c->req == REQ_BODY && bq_size(&c->in) < BODY_CHUNK;
     case C_TUNNEL:
@@ -676,6 +723,15 @@ static int step(struct conn *c)
     if (wants_client_input(c) && !c->client_eof) {
         int r = client_read(c);
         progress |= r > 0;
+        /* A request body moves up to four records per turn (one send upstream, not four);
+         * each is framed first, so nothing past the body's end is read. */
+        for (int i = 0; r > 0 && i < 3 && c->state == C_PROXY && c->req == REQ_BODY; i++) {
+            pump_request_body(c);
+            if (c->state != C_PROXY || c->req != REQ_BODY || !wants_client_input(c)) {
+                break;
+            }
+            r = client_read(c);
+        }
         if (r < 0 && c->state != C_TUNNEL) {
             if (c->state == C_REQ_HEAD || c->req == REQ_BODY) {
                 c->state = C_CLOSING; /* the client went away mid-request */
@@ -731,14 +787,19 @@ static void update_events(struct conn *c)
         want = c->ssl_want_write ? EPOLLOUT : EPOLLIN;
     } else {
         want |= wants_client_input(c) ? EPOLLIN : 0;
-        want |= bq_size(&c->out) > 0 || c->ssl_want_write ? EPOLLOUT : 0;
+        want |= !client_flushed(c) || c->ssl_want_write ? EPOLLOUT : 0;
+        /* EPOLLIN stays registered while the socket holds nothing unread (two epoll_ctl
+         * per request spared); input that is not wanted now takes it off. */
+        want |= (c->events & EPOLLIN) && (!c->in_event || c->io.drained) ? EPOLLIN : 0;
     }
+    c->in_event = 0;
     worker_set_events(c->w, c->fd, &c->ev, &c->events, want);
     struct upconn *u = c->up;
     if (u != NULL) {
         uint32_t uw = 0;
         uw |= u->connecting || bq_size(&u->out) > 0 ? EPOLLOUT : 0;
-        uw |= !u->connecting && !u->eof ? EPOLLIN : 0;
+        /* Input is watched while it is wanted, and stays watched until some arrives. */
+        uw |= !u->connecting && !u->eof && (up_wants_input(c) || !u->readable) ? EPOLLIN : 0;
         worker_set_events(c->w, u->fd, &u->ev, &u->events, uw);
     }
 }
@@ -750,7 +811,7 @@ static void drive(struct conn *c)
             break;
         }
     }
-    int flushed = bq_size(&c->out) == 0;
+    int flushed = client_flushed(c);
     if (c->client_eof || (c->state == C_CLOSING && (flushed || !c->close_after))) {
         if (c->state == C_CLOSING && flushed && !c->client_eof) {
             SSL_shutdown(c->ssl); /* close_notify; best effort */
@@ -758,17 +819,23 @@ static void drive(struct conn *c)
         conn_close(c);
         return;
     }
-    if (c->state == C_REQ_HEAD && bq_size(&c->in) == 0 && bq_size(&c->out) == 0) {
+    if (c->state == C_REQ_HEAD && bq_size(&c->in) == 0 && client_flushed(c)) {
         bq_free(&c->in); /* an idle keep-alive connection holds no buffers */
         bq_free(&c->out);
+        bq_free(&c->io.wb);
+        if (bq_size(&c->io.rb) == 0) {
+            bq_free(&c->io.rb);
+        }
     }
     update_events(c);
 }
 
 void conn_event(struct conn *c, uint32_t events)
 {
-    if (events & (EPOLLERR | EPOLLHUP)) {
-        /* Let the reads below see the EOF; nothing to do specially. */
+    /* Errors and hang-ups show in the reads below. */
+    if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+        c->io.drained = 0;
+        c->in_event = 1;
     }
     drive(c);
 }
@@ -779,6 +846,7 @@ void conn_upstream_event(struct upconn *u, uint32_t events)
         up_pool_event(u, events);
         return;
     }
+    u->readable |= (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) != 0;
     drive(u->c);
 }
 

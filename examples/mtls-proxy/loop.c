@@ -123,9 +123,7 @@ static void accept_some(struct worker *w, struct lev *l)
             close(fd); /* over the connection limit: refuse at once, never queue */
             continue;
         }
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        conn_accept(w, l->srv, l->addr, fd, &ss);
+        conn_accept(w, l->srv, l->addr, fd, &ss); /* TCP_NODELAY: from the listener */
     }
 }
 
@@ -180,6 +178,7 @@ static void *worker_main(void *arg)
     struct worker *w = arg;
     struct epoll_event evs[128];
     int64_t next_tick = now_ms() + TICK_MS;
+    log_thread_buffered();
     sync_runtime(w);
     for (;;) {
         if (atomic_load(&g_stop) && !w->stopping) {
@@ -192,6 +191,7 @@ static void *worker_main(void *arg)
         if (!w->stopping && atomic_load(&g_gen) != w->gen) {
             sync_runtime(w);
         }
+        log_flush();
         int n = epoll_wait(w->epfd, evs, 128, (int)(next_tick > now ? next_tick - now : 0));
         for (int i = 0; i < n; i++) {
             dispatch(w, &evs[i]);
@@ -211,6 +211,8 @@ static void *worker_main(void *arg)
     up_pool_reap(w, 0, 1);
     worker_reap_dead(w);
     unregister_listeners(w);
+    log_flush();
+    bq_cache_drain();
     return NULL;
 }
 

@@ -16,10 +16,24 @@
 #define POOL_MAX 64                     /* idle connections per worker */
 #define POOL_IDLE_MS (2 * 60 * 1000)    /* Caddy's (Go's) idle connection timeout */
 
+/*
+ * Buffers of IO_BUF bytes are recycled through a small per-thread cache: a keep-alive
+ * connection gives its buffers back between requests (so idle connections hold none) and
+ * takes them again for the next one without going through malloc each time.
+ */
+#define BUF_CACHE_MAX 64
+static _Thread_local char *buf_cache[BUF_CACHE_MAX];
+static _Thread_local size_t buf_cached;
+
 int bq_room(struct bq *q, size_t want)
 {
     if (q->off == q->len) {
         q->off = q->len = 0;
+    }
+    if (q->cap == 0 && want <= IO_BUF && buf_cached > 0) {
+        q->p = buf_cache[--buf_cached];
+        q->cap = IO_BUF;
+        return 1;
     }
     if (q->cap - q->len >= want) {
         return 1;
@@ -55,7 +69,11 @@ void bq_consume(struct bq *q, size_t n)
 
 void bq_free(struct bq *q)
 {
-    free(q->p);
+    if (q->cap == IO_BUF && buf_cached < BUF_CACHE_MAX) {
+        buf_cache[buf_cached++] = q->p;
+    } else {
+        free(q->p);
+    }
     memset(q, 0, sizeof(*q));
 }
 
@@ -85,7 +103,7 @@ static int still_open(int fd)
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
-static struct upconn *pool_take(struct worker *w, const struct upstream *up)
+static struct upconn *pool_take(struct worker *w, const struct upstream *up, int check)
 {
     for (struct upconn **pp = &w->pool; *pp != NULL;) {
         struct upconn *u = *pp;
@@ -96,8 +114,9 @@ static struct upconn *pool_take(struct worker *w, const struct upstream *up)
         *pp = u->next;
         w->pool_size--;
         u->next = NULL;
-        if (still_open(u->fd)) {
+        if (!check || still_open(u->fd)) {
             u->reused = 1;
+            u->readable = 0;
             return u;
         }
         up_destroy(u);
@@ -105,9 +124,9 @@ static struct upconn *pool_take(struct worker *w, const struct upstream *up)
     return NULL;
 }
 
-struct upconn *up_get(struct worker *w, const struct upstream *up, int *out_err)
+struct upconn *up_get(struct worker *w, const struct upstream *up, int check, int *out_err)
 {
-    struct upconn *u = pool_take(w, up);
+    struct upconn *u = pool_take(w, up, check);
     *out_err = 0;
     if (u != NULL) {
         return u;
@@ -201,19 +220,29 @@ ssize_t up_send(struct upconn *u)
 }
 
 /* Returns bytes read, 0 when nothing is there now, -1 on EOF or error (u->eof set). */
-ssize_t up_recv(struct upconn *u)
+ssize_t up_recv(struct upconn *u, size_t want)
 {
-    if (!bq_room(&u->in, IO_BUF / 2)) {
+    if (!u->readable || !bq_room(&u->in, want)) {
         return 0;
     }
-    ssize_t r = recv(u->fd, u->in.p + u->in.len, u->in.cap - u->in.len, 0);
+    size_t room = u->in.cap - u->in.len;
+    ssize_t r = recv(u->fd, u->in.p + u->in.len, room, 0);
     if (r > 0) {
         u->in.len += (size_t)r;
+        u->readable = (size_t)r == room; /* a short read emptied the socket */
         return r;
     }
     if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        u->readable = 0;
         return 0;
     }
     u->eof = 1;
     return -1;
+}
+
+void bq_cache_drain(void)
+{
+    while (buf_cached > 0) {
+        free(buf_cache[--buf_cached]);
+    }
 }

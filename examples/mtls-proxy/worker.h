@@ -28,6 +28,17 @@ struct bq {
     size_t off, len, cap;
 };
 
+/* The client socket under the SSL (tlsio.c): read-ahead buffer, and whether the last read
+ * found the socket empty (no read until epoll reports it readable again). */
+struct cio {
+    int fd;
+    int drained;
+    int busy; /* the last read filled the buffer: read more at once */
+    int cork; /* collect records in `wb` until cio_flush */
+    struct bq rb;
+    struct bq wb; /* sealed records not sent yet */
+};
+
 struct upconn {
     struct ev ev;
     struct worker *w;
@@ -39,6 +50,7 @@ struct upconn {
     int connecting;
     int reused;
     int eof;
+    int readable; /* epoll reported input not read yet (no recv that would find nothing) */
     uint32_t events; /* registered with epoll */
     int64_t idle_since;
     struct bq in;  /* from the upstream */
@@ -59,6 +71,8 @@ struct conn {
     int logged;           /* the request in flight has its access-log line */
     int fd;
     SSL *ssl;
+    struct cio io;
+    int in_event; /* the client socket reported input since the last update_events */
     enum conn_state state;
     enum timer_kind timer;
     int64_t deadline;
@@ -88,7 +102,9 @@ struct conn {
 
     /* Access log. */
     int64_t t_start;
-    char *log_method, *log_host, *log_uri, *log_proto;
+    char *log_method, *log_host, *log_uri, *log_proto; /* one allocation at log_method */
+    char *log_tls; /* the request.tls JSON, kept from the second request on (accesslog.c) */
+    size_t log_tls_len;
     int status;
     uint64_t bytes_read, bytes_written; /* bytes_written: response body bytes */
 };
@@ -140,22 +156,34 @@ void conn_retire(struct conn *c);
 void conn_close(struct conn *c);
 
 /* upstream.c */
-struct upconn *up_get(struct worker *w, const struct upstream *u, int *out_err);
+/* up_get takes a pooled connection to `u` (probed first when `check`) or dials one. */
+struct upconn *up_get(struct worker *w, const struct upstream *u, int check, int *out_err);
 void up_release(struct upconn *u, int reusable);
 void up_pool_event(struct upconn *u, uint32_t events);
 void up_pool_reap(struct worker *w, int64_t now, int all);
 ssize_t up_send(struct upconn *u);
-ssize_t up_recv(struct upconn *u);
+/* up_recv reads into room for at least `want` more bytes (only after epoll said readable). */
+ssize_t up_recv(struct upconn *u, size_t want);
 
 /* accesslog.c */
-void log_request(const struct conn *c);
+void log_request(struct conn *c);
+/* log_thread_buffered makes the calling (worker) thread queue its access-log lines until
+ * log_flush, which the event loop calls before every epoll_wait and when it stops. */
+void log_thread_buffered(void);
+void log_flush(void);
 void log_handshake(struct conn *c, const char *what);
 void log_line(const char *level, const char *logger, const char *msg, const char *extra_json);
+
+/* tlsio.c: cio_attach puts `io` on socket `fd` under `ssl`. Returns 1, or 0 on ENOMEM. */
+int cio_attach(SSL *ssl, struct cio *io, int fd);
+/* cio_flush sends what `wb` holds: 1 all sent, 0 some left (would block), -1 error. */
+int cio_flush(struct cio *io);
 
 /* bq helpers */
 int bq_room(struct bq *q, size_t want);
 void bq_consume(struct bq *q, size_t n);
 void bq_free(struct bq *q);
+void bq_cache_drain(void); /* frees the calling thread's cached buffers */
 static inline size_t bq_size(const struct bq *q)
 {
     return q->len - q->off;

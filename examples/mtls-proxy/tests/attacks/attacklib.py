@@ -498,8 +498,22 @@ class RawUpstream:
 # logs
 
 
+def settled_stdout(srv, quiet=0.1, timeout=3.0):
+    """The proxy's stdout once it stopped growing for `quiet` s: access-log lines are written
+    once per event-loop turn, a moment after the response they describe."""
+    out = srv.proc.stdout_bytes()
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        time.sleep(quiet)
+        now = srv.proc.stdout_bytes()
+        if now == out:
+            break
+        out = now
+    return out
+
+
 def stdout_lines(srv):
-    return [ln for ln in srv.proc.stdout_bytes().split(b"\n") if ln.strip()]
+    return [ln for ln in settled_stdout(srv).split(b"\n") if ln.strip()]
 
 
 def check_log_lines(f, srv, what=""):

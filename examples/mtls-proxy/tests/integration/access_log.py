@@ -37,6 +37,7 @@ def setup():
 
 def lines(srv):
     out = []
+    time.sleep(0.1)  # mtls-proxy writes its lines once per event-loop turn, after the response
     data = srv.proc.stderr_bytes() if L.TARGET == "caddy" else srv.proc.stdout_bytes()
     for raw in data.split(b"\n"):
         if raw.strip():
