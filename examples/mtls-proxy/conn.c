@@ -780,14 +780,17 @@ static int step(struct conn *c)
     return progress;
 }
 
-static void update_events(struct conn *c)
+/* `more`: drive() stopped at its step cap with work left (a buffered upstream chunk, say)
+ * that no socket event may announce: the client's EPOLLOUT, at once true on a writable
+ * socket, brings the connection back on the next loop pass. */
+static void update_events(struct conn *c, int more)
 {
     uint32_t want = 0;
     if (c->state == C_HANDSHAKE) {
         want = c->ssl_want_write ? EPOLLOUT : EPOLLIN;
     } else {
         want |= wants_client_input(c) ? EPOLLIN : 0;
-        want |= !client_flushed(c) || c->ssl_want_write ? EPOLLOUT : 0;
+        want |= more || !client_flushed(c) || c->ssl_want_write ? EPOLLOUT : 0;
         /* EPOLLIN stays registered while the socket holds nothing unread (two epoll_ctl
          * per request spared); input that is not wanted now takes it off. */
         want |= (c->events & EPOLLIN) && (!c->in_event || c->io.drained) ? EPOLLIN : 0;
@@ -804,12 +807,15 @@ static void update_events(struct conn *c)
     }
 }
 
+/* Steps a connection while it progresses, at most DRIVE_STEPS times per event (others get
+ * their turn). */
+#define DRIVE_STEPS 64
+
 static void drive(struct conn *c)
 {
-    for (int i = 0; i < 64; i++) {
-        if (!step(c)) {
-            break;
-        }
+    int more = 1;
+    for (int i = 0; i < DRIVE_STEPS && more; i++) {
+        more = step(c);
     }
     int flushed = client_flushed(c);
     if (c->client_eof || (c->state == C_CLOSING && (flushed || !c->close_after))) {
@@ -827,7 +833,7 @@ static void drive(struct conn *c)
             bq_free(&c->io.rb);
         }
     }
-    update_events(c);
+    update_events(c, more);
 }
 
 void conn_event(struct conn *c, uint32_t events)
