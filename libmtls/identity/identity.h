@@ -35,6 +35,10 @@ MTLS_RESULT mtlsp_leaf_parse(struct mtlsp_leaf **out, const uint8_t *der, size_t
                              mtls_error *err);
 void mtlsp_leaf_free(struct mtlsp_leaf *leaf);
 
+/* mtlsp_leaf_key_supported: 1 when the leaf's key is one Go's crypto/tls takes from a
+ * client (RSA, ECDSA, Ed25519), read from the parse without decoding the key again. */
+int mtlsp_leaf_key_supported(const struct mtlsp_leaf *leaf);
+
 /* mtlsp_identity_render_leaf is mtlsp_identity_render on a parsed leaf. */
 MTLS_RESULT mtlsp_identity_render_leaf(struct buf *out, int *out_known,
                                        const struct mtlsp_leaf *leaf, const char *key,

@@ -83,6 +83,9 @@ MTLS_RESULT mtlsp_ip_append(struct buf *out, const uint8_t *ip, size_t len, mtls
 /* pubkey.c: the bytes Caddy's marshalPublicKey gives (EC point, Ed25519 key, PKCS#1 for
  * RSA -- see DESIGN.md §3); `*out_len` 0 when Caddy renders nothing. Validates the key
  * the way Go's parsePublicKey does. Free `*out` with mtlsp_free. */
+/* mtlsp_gocert_key_supported: 1 when the key is RSA, ECDSA or Ed25519 -- the keys Go's
+ * crypto/tls accepts from a client (its parser has already checked the key itself). */
+int mtlsp_gocert_key_supported(const struct gocert *c);
 MTLS_RESULT mtlsp_pubkey_bytes(uint8_t **out, size_t *out_len, const struct gocert *c,
                                mtls_error *err);
 

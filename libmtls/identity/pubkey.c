@@ -110,6 +110,13 @@ static MTLS_RESULT rsa_key(uint8_t **out, size_t *out_len, const struct gocert *
     return encode_pkcs1(out, out_len, &n, &e, err);
 }
 
+int mtlsp_gocert_key_supported(const struct gocert *c)
+{
+    return oid_is(&c->key_oid, oid_ec, sizeof(oid_ec)) ||
+           oid_is(&c->key_oid, oid_rsa, sizeof(oid_rsa)) ||
+           oid_is(&c->key_oid, oid_ed25519, sizeof(oid_ed25519));
+}
+
 MTLS_RESULT mtlsp_pubkey_bytes(uint8_t **out, size_t *out_len, const struct gocert *c,
                                mtls_error *err)
 {

@@ -239,6 +239,11 @@ MTLS_RESULT mtlsp_leaf_parse(struct mtlsp_leaf **out, const uint8_t *der, size_t
     return MTLS_RESULT_OK;
 }
 
+int mtlsp_leaf_key_supported(const struct mtlsp_leaf *leaf)
+{
+    return mtlsp_gocert_key_supported(&leaf->c);
+}
+
 void mtlsp_leaf_free(struct mtlsp_leaf *leaf)
 {
     mtlsp_free(leaf);

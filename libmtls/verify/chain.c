@@ -269,7 +269,10 @@ static MTLS_RESULT parse_all(STACK_OF(X509) *out, struct verdict *v, struct mtls
         }
         ENSURE(MTLS_IS_OK(rc), MTLS_ERR_NOMEM); /* go_reads lets only NOMEM through */
     }
-    if (!key_type_supported(sk_X509_value(out, 0))) {
+    int supported = out_leaf != NULL && *out_leaf != NULL
+                        ? mtlsp_leaf_key_supported(*out_leaf)
+                        : key_type_supported(sk_X509_value(out, 0));
+    if (!supported) {
         *v = (struct verdict){MTLS_ERR_CERT_PARSE, 0, "unsupported public key type"};
     }
     return MTLS_RESULT_OK;
