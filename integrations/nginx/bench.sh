@@ -3,7 +3,7 @@
 # mTLS handshake of Debian's nginx with ngx_http_mtls_module (mtls_policy, require_and_verify)
 # against the same nginx's own client verification (ssl_verify_client on), in one run.
 #
-#   LIBMTLS_BUILD_DIR  the OpenSSL build of libmtls (default /work/build-ossl); the module is
+#   LIBMTLS_BUILD_DIR  the OpenSSL build of libmtls (default: build-openssl in the source tree); the module is
 #                      built with build.sh when missing (MODULE=path.so to use another one).
 #   Environment:       ROUNDS (5), DURATION (8 s), WARMUP (2 s), CONNECTIONS (8), KEY (p384:
 #                      P-384 client key as bench/bench.py; p256 also works), LOADGEN (path to
@@ -28,7 +28,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/../.." && pwd)
-BUILD=${1:-${MTLS_BUILD_DIR:-/work/build-ossl}}
+BUILD=${1:-${MTLS_BUILD_DIR:-$TOP/build-openssl}}
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-8}
 WARMUP=${WARMUP:-2}

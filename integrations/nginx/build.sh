@@ -3,7 +3,7 @@
 # nginx (1.22) against the OpenSSL build of libmtls.
 #
 #   LIBMTLS_BUILD_DIR  a meson build directory of libmtls configured with
-#                      -Dtls_backend=openssl (default: /work/build-ossl, or $MTLS_BUILD_DIR).
+#                      -Dtls_backend=openssl (default: build-openssl in the source tree, as scripts/test.sh makes it, or $MTLS_BUILD_DIR).
 #                      Its libmtls/libmtls.so is linked, with an rpath to that directory.
 #                      Alternatively set MTLS_PREFIX to an installed libmtls (PREFIX/include,
 #                      PREFIX/lib*/libmtls.so): the rpath then points there.
@@ -36,7 +36,7 @@ if [ -n "${MTLS_PREFIX:-}" ]; then
     incs="$MTLS_PREFIX/include"
     OUT=${OUT:-$PWD/nginx-module-build}
 else
-    BUILD=${1:-${MTLS_BUILD_DIR:-/work/build-ossl}}
+    BUILD=${1:-${MTLS_BUILD_DIR:-$TOP/build-openssl}}
     [ -d "$BUILD" ] || die "no libmtls build directory $BUILD (meson setup $BUILD $TOP -Dtls_backend=openssl)"
     BUILD=$(cd "$BUILD" && pwd)
     libdir=$BUILD/libmtls

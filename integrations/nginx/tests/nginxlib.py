@@ -4,7 +4,7 @@
                            [--pki DIR] [TEST...]
 
 --libmtls-build  an OpenSSL build of libmtls (meson -Dtls_backend=openssl); default
-                 $MTLS_BUILD_DIR or /work/build-ossl. The module is built from it with
+                 $MTLS_BUILD_DIR or build-openssl in the source tree. The module is built from it with
                  integrations/nginx/build.sh into DIR/nginx-module (again only when the module
                  source, its config or libmtls.so is newer than the built module).
 --module         use this ngx_http_mtls_module.so instead of building one.
@@ -59,7 +59,9 @@ _procs = []
 def parse_args():
     global ARGS
     ap = argparse.ArgumentParser()
-    ap.add_argument("--libmtls-build", default=os.environ.get("MTLS_BUILD_DIR", "/work/build-ossl"))
+    ap.add_argument("--libmtls-build", default=os.environ.get(
+        "MTLS_BUILD_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
+                                       "build-openssl")))
     ap.add_argument("--module", default=os.environ.get("MTLS_NGINX_MODULE", ""))
     ap.add_argument("--mtls-identity", default=os.environ.get("MTLS_IDENTITY", ""))
     ap.add_argument("--pki", default=os.environ.get("MTLS_PKI_DIR", ""))
