@@ -172,6 +172,13 @@ void log_flush(void)
     }
 }
 
+void log_thread_end(void)
+{
+    log_flush();
+    sbuf_free(&tl_log);
+    tl_buffered = 0;
+}
+
 /* Where a line to `fd` is built: the thread's buffer, or `local`. */
 static struct sbuf *line_buf(int fd, struct sbuf *local)
 {

@@ -211,7 +211,7 @@ static void *worker_main(void *arg)
     up_pool_reap(w, 0, 1);
     worker_reap_dead(w);
     unregister_listeners(w);
-    log_flush();
+    log_thread_end();
     bq_cache_drain();
     return NULL;
 }

@@ -171,6 +171,8 @@ void log_request(struct conn *c);
  * log_flush, which the event loop calls before every epoll_wait and when it stops. */
 void log_thread_buffered(void);
 void log_flush(void);
+/* log_thread_end flushes and frees the calling thread's buffer (a worker that stops). */
+void log_thread_end(void);
 void log_handshake(struct conn *c, const char *what);
 void log_line(const char *level, const char *logger, const char *msg, const char *extra_json);
 
